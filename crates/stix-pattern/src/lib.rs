@@ -1,0 +1,1 @@
+//! STIX patterning language.
