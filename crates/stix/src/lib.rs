@@ -9,7 +9,9 @@
 pub mod canonical;
 pub mod finding;
 pub mod limits;
+pub mod markings;
 pub mod reader;
+pub mod selector;
 pub mod validate;
 
 pub use finding::{Finding, Severity};

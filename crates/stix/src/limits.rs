@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct Limits {
     /// Deepest JSON nesting accepted inside one object (arrays and objects
-    /// both count). Real STIX rarely goes past 10.
+    /// both count, the object itself is level 1). Real STIX rarely goes
+    /// past 10. Values above 127 act as 127: serde_json's recursion guard.
     pub max_json_depth: usize,
     /// Longest single JSON string, in bytes.
     pub max_string_bytes: usize,
-    /// Largest single STIX object, in bytes of its JSON text.
+    /// Largest single STIX object, in bytes of its JSON text. The reader
+    /// keeps at most this much of one object in memory.
     pub max_object_bytes: usize,
     /// Most objects in one TAXII envelope (POST body).
     pub max_objects_per_envelope: usize,

@@ -1,0 +1,529 @@
+//! Vocabularies of STIX 2.1 §10. Open vocabularies: a value outside the list
+//! is allowed but a SHOULD is broken (warning). Closed lists (enumerations):
+//! a value outside is an error.
+
+/// An open vocabulary and the rule id its off-vocabulary warning carries.
+#[derive(Debug)]
+pub(crate) struct Vocab {
+    pub name: &'static str,
+    pub rule: &'static str,
+    pub values: &'static [&'static str],
+}
+
+impl Vocab {
+    pub fn contains(&self, value: &str) -> bool {
+        self.values.contains(&value)
+    }
+}
+
+macro_rules! open_vocab {
+    ($ident:ident, $name:literal, $rule:literal, [$($value:literal),* $(,)?]) => {
+        pub(crate) static $ident: Vocab = Vocab { name: $name, rule: $rule, values: &[$($value),*] };
+    };
+}
+
+open_vocab!(
+    ACCOUNT_TYPE,
+    "account-type-ov",
+    "vocab-account-type",
+    [
+        "facebook",
+        "ldap",
+        "nis",
+        "openid",
+        "radius",
+        "skype",
+        "tacacs",
+        "twitter",
+        "unix",
+        "kavi",
+        "windows-local",
+        "windows-domain",
+    ]
+);
+open_vocab!(
+    ATTACK_MOTIVATION,
+    "attack-motivation-ov",
+    "vocab-attack-motivation",
+    [
+        "accidental",
+        "coercion",
+        "dominance",
+        "ideology",
+        "notoriety",
+        "organizational-gain",
+        "personal-gain",
+        "personal-satisfaction",
+        "revenge",
+        "unpredictable",
+    ]
+);
+open_vocab!(
+    ATTACK_RESOURCE_LEVEL,
+    "attack-resource-level-ov",
+    "vocab-attack-resource-level",
+    [
+        "individual",
+        "club",
+        "contest",
+        "team",
+        "organization",
+        "government",
+    ]
+);
+open_vocab!(
+    GROUPING_CONTEXT,
+    "grouping-context-ov",
+    "vocab-grouping-context",
+    ["suspicious-activity", "malware-analysis", "unspecified",]
+);
+open_vocab!(
+    HASH_ALGORITHM,
+    "hash-algorithm-ov",
+    "vocab-hash-algorithm",
+    [
+        "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH",
+    ]
+);
+open_vocab!(
+    IDENTITY_CLASS,
+    "identity-class-ov",
+    "vocab-identity-class",
+    [
+        "individual",
+        "group",
+        "system",
+        "organization",
+        "class",
+        "unknown",
+    ]
+);
+open_vocab!(
+    IMPLEMENTATION_LANGUAGE,
+    "implementation-language-ov",
+    "vocab-implementation-language",
+    [
+        "applescript",
+        "bash",
+        "c",
+        "c++",
+        "c#",
+        "go",
+        "java",
+        "javascript",
+        "lua",
+        "objective-c",
+        "perl",
+        "php",
+        "powershell",
+        "python",
+        "ruby",
+        "scala",
+        "swift",
+        "typescript",
+        "visual-basic",
+        "x86-32",
+        "x86-64",
+    ]
+);
+open_vocab!(
+    INDICATOR_TYPE,
+    "indicator-type-ov",
+    "vocab-indicator-type",
+    [
+        "anomalous-activity",
+        "anonymization",
+        "benign",
+        "compromised",
+        "malicious-activity",
+        "attribution",
+        "unknown",
+    ]
+);
+open_vocab!(
+    INDUSTRY_SECTOR,
+    "industry-sector-ov",
+    "vocab-industry-sector",
+    [
+        "agriculture",
+        "aerospace",
+        "automotive",
+        "chemical",
+        "commercial",
+        "communications",
+        "construction",
+        "defense",
+        "education",
+        "energy",
+        "engineering",
+        "entertainment",
+        "financial-services",
+        "government",
+        "emergency-services",
+        "government-local",
+        "government-national",
+        "government-public-services",
+        "government-regional",
+        "healthcare",
+        "hospitality-leisure",
+        "infrastructure",
+        "dams",
+        "nuclear",
+        "water",
+        "insurance",
+        "manufacturing",
+        "mining",
+        "non-profit",
+        "pharmaceuticals",
+        "retail",
+        "technology",
+        "telecommunications",
+        "transportation",
+        "utilities",
+    ]
+);
+open_vocab!(
+    INFRASTRUCTURE_TYPE,
+    "infrastructure-type-ov",
+    "vocab-infrastructure-type",
+    [
+        "amplification",
+        "anonymization",
+        "botnet",
+        "command-and-control",
+        "control-system",
+        "exfiltration",
+        "firewall",
+        "hosting-malware",
+        "hosting-target-lists",
+        "phishing",
+        "reconnaissance",
+        "routers-switches",
+        "staging",
+        "workstation",
+        "unknown",
+    ]
+);
+open_vocab!(
+    MALWARE_RESULT,
+    "malware-result-ov",
+    "vocab-malware-result",
+    ["malicious", "suspicious", "benign", "unknown",]
+);
+open_vocab!(
+    MALWARE_CAPABILITIES,
+    "malware-capabilities-ov",
+    "vocab-malware-capabilities",
+    [
+        "accesses-remote-machines",
+        "anti-debugging",
+        "anti-disassembly",
+        "anti-emulation",
+        "anti-memory-forensics",
+        "anti-sandbox",
+        "anti-vm",
+        "captures-input-peripherals",
+        "captures-output-peripherals",
+        "captures-system-state-data",
+        "cleans-traces-of-infection",
+        "commits-fraud",
+        "communicates-with-c2",
+        "compromises-data-availability",
+        "compromises-data-integrity",
+        "compromises-system-availability",
+        "controls-local-machine",
+        "degrades-security-software",
+        "degrades-system-updates",
+        "determines-c2-server",
+        "emails-spam",
+        "escalates-privileges",
+        "evades-av",
+        "exfiltrates-data",
+        "fingerprints-host",
+        "hides-artifacts",
+        "hides-executing-code",
+        "infects-files",
+        "infects-remote-machines",
+        "installs-other-components",
+        "persists-after-system-reboot",
+        "prevents-artifact-access",
+        "prevents-artifact-deletion",
+        "probes-network-environment",
+        "self-modifies",
+        "steals-authentication-credentials",
+        "violates-system-operational-integrity",
+    ]
+);
+open_vocab!(
+    MALWARE_TYPE,
+    "malware-type-ov",
+    "vocab-malware-type",
+    [
+        "adware",
+        "backdoor",
+        "bot",
+        "bootkit",
+        "ddos",
+        "downloader",
+        "dropper",
+        "exploit-kit",
+        "keylogger",
+        "ransomware",
+        "remote-access-trojan",
+        "resource-exploitation",
+        "rogue-security-software",
+        "rootkit",
+        "screen-capture",
+        "spyware",
+        "trojan",
+        "unknown",
+        "virus",
+        "webshell",
+        "wiper",
+        "worm",
+    ]
+);
+open_vocab!(
+    PATTERN_TYPE,
+    "pattern-type-ov",
+    "vocab-pattern-type",
+    ["stix", "pcre", "sigma", "snort", "suricata", "yara",]
+);
+open_vocab!(
+    PROCESSOR_ARCHITECTURE,
+    "processor-architecture-ov",
+    "vocab-processor-architecture",
+    [
+        "alpha", "arm", "ia-64", "mips", "powerpc", "sparc", "x86", "x86-64",
+    ]
+);
+open_vocab!(
+    REGION,
+    "region-ov",
+    "vocab-region",
+    [
+        "africa",
+        "eastern-africa",
+        "middle-africa",
+        "northern-africa",
+        "southern-africa",
+        "western-africa",
+        "americas",
+        "caribbean",
+        "central-america",
+        "latin-america-caribbean",
+        "northern-america",
+        "south-america",
+        "asia",
+        "central-asia",
+        "eastern-asia",
+        "southern-asia",
+        "south-eastern-asia",
+        "western-asia",
+        "europe",
+        "eastern-europe",
+        "northern-europe",
+        "southern-europe",
+        "western-europe",
+        "oceania",
+        "antarctica",
+        "australia-new-zealand",
+        "melanesia",
+        "micronesia",
+        "polynesia",
+    ]
+);
+open_vocab!(
+    REPORT_TYPE,
+    "report-type-ov",
+    "vocab-report-type",
+    [
+        "attack-pattern",
+        "campaign",
+        "identity",
+        "indicator",
+        "intrusion-set",
+        "malware",
+        "observed-data",
+        "threat-actor",
+        "threat-report",
+        "tool",
+        "vulnerability",
+    ]
+);
+open_vocab!(
+    THREAT_ACTOR_TYPE,
+    "threat-actor-type-ov",
+    "vocab-threat-actor-type",
+    [
+        "activist",
+        "competitor",
+        "crime-syndicate",
+        "criminal",
+        "hacker",
+        "insider-accidental",
+        "insider-disgruntled",
+        "nation-state",
+        "sensationalist",
+        "spy",
+        "terrorist",
+        "unknown",
+    ]
+);
+open_vocab!(
+    THREAT_ACTOR_ROLE,
+    "threat-actor-role-ov",
+    "vocab-threat-actor-role",
+    [
+        "agent",
+        "director",
+        "independent",
+        "infrastructure-architect",
+        "infrastructure-operator",
+        "malware-author",
+        "sponsor",
+    ]
+);
+open_vocab!(
+    THREAT_ACTOR_SOPHISTICATION,
+    "threat-actor-sophistication-ov",
+    "vocab-threat-actor-sophistication",
+    [
+        "none",
+        "minimal",
+        "intermediate",
+        "advanced",
+        "expert",
+        "innovator",
+        "strategic",
+    ]
+);
+open_vocab!(
+    TOOL_TYPE,
+    "tool-type-ov",
+    "vocab-tool-type",
+    [
+        "denial-of-service",
+        "exploitation",
+        "information-gathering",
+        "network-capture",
+        "credential-exploitation",
+        "remote-access",
+        "vulnerability-scanning",
+        "unknown",
+    ]
+);
+open_vocab!(
+    WINDOWS_PEBINARY_TYPE,
+    "windows-pebinary-type-ov",
+    "vocab-windows-pebinary-type",
+    ["dll", "exe", "sys",]
+);
+open_vocab!(
+    MARKING_DEFINITION_TYPE,
+    "marking-definition-type",
+    "vocab-marking-definition-type",
+    ["statement", "tlp",]
+);
+
+// Enumerations (closed).
+pub(crate) const ENCRYPTION_ALGORITHM: &[&str] =
+    &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"];
+pub(crate) const EXTENSION_TYPE: &[&str] = &[
+    "new-sdo",
+    "new-sco",
+    "new-sro",
+    "property-extension",
+    "toplevel-property-extension",
+];
+pub(crate) const NETWORK_SOCKET_ADDRESS_FAMILY: &[&str] = &[
+    "AF_UNSPEC",
+    "AF_INET",
+    "AF_IPX",
+    "AF_APPLETALK",
+    "AF_NETBIOS",
+    "AF_INET6",
+    "AF_IRDA",
+    "AF_BTH",
+];
+pub(crate) const NETWORK_SOCKET_TYPE: &[&str] = &[
+    "SOCK_STREAM",
+    "SOCK_DGRAM",
+    "SOCK_RAW",
+    "SOCK_RDM",
+    "SOCK_SEQPACKET",
+];
+pub(crate) const OPINION: &[&str] = &[
+    "strongly-disagree",
+    "disagree",
+    "neutral",
+    "agree",
+    "strongly-agree",
+];
+pub(crate) const WINDOWS_INTEGRITY_LEVEL: &[&str] = &["low", "medium", "high", "system"];
+pub(crate) const WINDOWS_REGISTRY_DATATYPE: &[&str] = &[
+    "REG_NONE",
+    "REG_SZ",
+    "REG_EXPAND_SZ",
+    "REG_BINARY",
+    "REG_DWORD",
+    "REG_DWORD_BIG_ENDIAN",
+    "REG_DWORD_LITTLE_ENDIAN",
+    "REG_LINK",
+    "REG_MULTI_SZ",
+    "REG_RESOURCE_LIST",
+    "REG_FULL_RESOURCE_DESCRIPTION",
+    "REG_RESOURCE_REQUIREMENTS_LIST",
+    "REG_QWORD",
+    "REG_INVALID_TYPE",
+];
+pub(crate) const WINDOWS_SERVICE_START_TYPE: &[&str] = &[
+    "SERVICE_AUTO_START",
+    "SERVICE_BOOT_START",
+    "SERVICE_DEMAND_START",
+    "SERVICE_DISABLED",
+    "SERVICE_SYSTEM_ALERT",
+];
+pub(crate) const WINDOWS_SERVICE_TYPE: &[&str] = &[
+    "SERVICE_KERNEL_DRIVER",
+    "SERVICE_FILE_SYSTEM_DRIVER",
+    "SERVICE_WIN32_OWN_PROCESS",
+    "SERVICE_WIN32_SHARE_PROCESS",
+];
+pub(crate) const WINDOWS_SERVICE_STATUS: &[&str] = &[
+    "SERVICE_CONTINUE_PENDING",
+    "SERVICE_PAUSE_PENDING",
+    "SERVICE_PAUSED",
+    "SERVICE_RUNNING",
+    "SERVICE_START_PENDING",
+    "SERVICE_STOP_PENDING",
+    "SERVICE_STOPPED",
+];
+
+/// Every open vocabulary (the catalogue test checks each has a rule).
+#[cfg(test)]
+pub(crate) static ALL_OPEN: &[&Vocab] = &[
+    &ACCOUNT_TYPE,
+    &ATTACK_MOTIVATION,
+    &ATTACK_RESOURCE_LEVEL,
+    &GROUPING_CONTEXT,
+    &HASH_ALGORITHM,
+    &IDENTITY_CLASS,
+    &IMPLEMENTATION_LANGUAGE,
+    &INDICATOR_TYPE,
+    &INDUSTRY_SECTOR,
+    &INFRASTRUCTURE_TYPE,
+    &MALWARE_RESULT,
+    &MALWARE_CAPABILITIES,
+    &MALWARE_TYPE,
+    &PATTERN_TYPE,
+    &PROCESSOR_ARCHITECTURE,
+    &REGION,
+    &REPORT_TYPE,
+    &THREAT_ACTOR_TYPE,
+    &THREAT_ACTOR_ROLE,
+    &THREAT_ACTOR_SOPHISTICATION,
+    &TOOL_TYPE,
+    &WINDOWS_PEBINARY_TYPE,
+    &MARKING_DEFINITION_TYPE,
+];
