@@ -6,7 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin_cmds;
+mod config;
+mod demo;
+mod import_cmd;
+mod party_cmd;
 mod pattern_cmd;
+mod policy_cmd;
+mod release_cmd;
+mod serve_cmd;
 mod validate_cmd;
 
 /// tearline: a need-to-know threat-intelligence exchange (TAXII 2.1 server
@@ -26,6 +34,35 @@ enum Command {
     /// Check STIX patterns and match them against observed data.
     #[command(subcommand)]
     Pattern(pattern_cmd::Command),
+    /// Create a data directory: the database and the API root /api1/.
+    Init(admin_cmds::InitArgs),
+    /// Manage TAXII collections.
+    #[command(subcommand)]
+    Collection(admin_cmds::CollectionCommand),
+    /// Manage accounts and their collection grants.
+    #[command(subcommand)]
+    Account(admin_cmds::AccountCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(admin_cmds::TokenCommand),
+    /// Run the TAXII 2.1 server.
+    Serve(serve_cmd::Args),
+    /// Load STIX files into a collection (validated like a TAXII POST).
+    Import(import_cmd::Args),
+    /// Manage parties (the home party and partners).
+    #[command(subcommand)]
+    Party(party_cmd::PartyCommand),
+    /// Say what may happen to content under a marking.
+    #[command(subcommand)]
+    Marking(party_cmd::MarkingCommand),
+    /// Check, load and show the release policy (Cedar).
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Request, approve, show and explain releases to partners.
+    #[command(subcommand)]
+    Release(release_cmd::ReleaseCommand),
+    /// Show a whole need-to-know exchange on this machine in under a minute.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +70,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate_cmd::run(args),
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
+        Command::Init(args) => admin_cmds::init(args),
+        Command::Collection(cmd) => admin_cmds::collection(cmd),
+        Command::Account(cmd) => admin_cmds::account(cmd),
+        Command::Token(cmd) => admin_cmds::token(cmd),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
+        Command::Party(cmd) => party_cmd::party(cmd),
+        Command::Marking(cmd) => party_cmd::marking(cmd),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Release(cmd) => release_cmd::run(cmd),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

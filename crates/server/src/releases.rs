@@ -1,0 +1,559 @@
+//! The release workflow over a [`Store`]: request, approve, show, explain.
+//!
+//! This is the one write path to anything a partner can see. It gathers
+//! facts from the store, lets [`release::pipeline::plan`] decide, and writes
+//! the outcome with [`Store::commit_release`] (state, approval, derivation
+//! map and objects in one transaction). Nothing reaches a partner's
+//! outbound collection before the decision is final. The CLI, the HTTP API
+//! and the demo all call these functions; time comes in as a value.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use release::pipeline::{self, Outcome, PlanInput, Source};
+use release::policy::{Disposition, PartyFacts, Policy, PolicyError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use stix::Limits;
+use stix::validate::Validator;
+use store::{
+    Account, Approval, Derivation, DispositionKind, Micros, NewObject, ObjectQuery, Party,
+    ReleaseCommit, ReleaseRecord, ReleaseState, Role, Store, StoreError,
+};
+
+use crate::{ingest, timestamp};
+
+/// Most objects one release may gather (requested plus referenced).
+pub const MAX_RELEASE_OBJECTS: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the release policy: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The caller may not do this; nothing was changed.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;
+
+/// The current policy, installing the shipped default on first use.
+pub async fn current_policy(store: &dyn Store, now: Micros) -> Result<Policy> {
+    if let Some(current) = store.current_policy().await? {
+        return Ok(Policy::load(&current.text)?);
+    }
+    let policy = Policy::default_policy()?;
+    store
+        .add_policy_version(policy.version(), policy.text(), now)
+        .await?;
+    Ok(policy)
+}
+
+/// Validates and installs a policy text; returns its version.
+pub async fn load_policy(store: &dyn Store, text: &str, now: Micros) -> Result<String> {
+    let policy = Policy::load(text)?;
+    store
+        .add_policy_version(policy.version(), policy.text(), now)
+        .await?;
+    Ok(policy.version().to_owned())
+}
+
+fn stix_now(now: Micros) -> String {
+    // Millisecond precision: the usual STIX form, and what every STIX
+    // tool round-trips without loss.
+    let full = timestamp::format_taxii(now);
+    match full.split_once('.') {
+        Some((seconds, fraction)) => format!("{seconds}.{}Z", fraction.get(..3).unwrap_or("000")),
+        None => full,
+    }
+}
+
+async fn secret(store: &dyn Store) -> Result<String> {
+    let fresh = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    Ok(store.release_setting("derivative-secret", &fresh).await?)
+}
+
+/// The partner-specific id of a changed object: UUIDv5 keyed by the data
+/// directory's secret, so stable across versions and unlinkable by
+/// recipients.
+pub fn derivative_id(secret: &str, party: &str, source_id: &str) -> String {
+    let object_type = source_id.split_once("--").map_or("x", |(t, _)| t);
+    let mut hasher = Sha256::new();
+    hasher.update(secret.as_bytes());
+    let digest = hasher.finalize();
+    let mut namespace = [0u8; 16];
+    namespace.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+    let uuid = uuid::Uuid::new_v5(
+        &uuid::Uuid::from_bytes(namespace),
+        format!("{party}\u{0}{source_id}").as_bytes(),
+    );
+    format!("{object_type}--{uuid}")
+}
+
+/// The identity derivatives are created by, made once per data directory.
+pub async fn release_identity(store: &dyn Store, now: Micros) -> Result<Value> {
+    let home = store.parties().await?.into_iter().find(|p| p.home);
+    let name = home.as_ref().map_or("Release authority".to_owned(), |h| {
+        format!("{} release authority", h.name)
+    });
+    let stamp = stix_now(now);
+    let initial = json!({
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": format!("identity--{}", uuid::Uuid::new_v4()),
+        "created": stamp,
+        "modified": stamp,
+        "name": name,
+        "identity_class": "organization",
+    });
+    let text = store
+        .release_setting("release-identity", &initial.to_string())
+        .await?;
+    serde_json::from_str(&text)
+        .map_err(|err| ReleaseError::Store(StoreError::Corrupt(format!("release identity: {err}"))))
+}
+
+fn party_facts(party: &Party, now: Micros) -> PartyFacts {
+    let today = stix_now(now).get(..10).unwrap_or("").to_owned();
+    PartyFacts {
+        name: party.name.clone(),
+        country: party.country.clone(),
+        groups: party.groups.iter().cloned().collect(),
+        designations: party
+            .designations
+            .iter()
+            .filter(|d| {
+                d.since
+                    .as_deref()
+                    .is_none_or(|since| since <= today.as_str())
+            })
+            .map(|d| d.name.clone())
+            .collect(),
+    }
+}
+
+/// Every reference worth following to gather what a requested object
+/// needs: not its creator (that is the home party) and not its markings
+/// (they are carried separately).
+fn followed_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                if matches!(
+                    key.as_str(),
+                    "created_by_ref" | "object_marking_refs" | "granular_markings"
+                ) {
+                    continue;
+                }
+                if key.ends_with("_ref") {
+                    if let Value::String(id) = item {
+                        out.push(id.clone());
+                    }
+                } else if key.ends_with("_refs") {
+                    if let Value::Array(items) = item {
+                        out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+                    }
+                } else {
+                    followed_refs(item, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| followed_refs(item, out)),
+        _ => {}
+    }
+}
+
+async fn gather(store: &dyn Store, requested: &[String]) -> Result<Vec<Source>> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut queue: Vec<(String, bool)> = requested.iter().map(|id| (id.clone(), true)).collect();
+    queue.reverse();
+    let mut sources = Vec::new();
+    while let Some((id, asked)) = queue.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if sources.len() >= MAX_RELEASE_OBJECTS {
+            return Err(ReleaseError::Invalid(format!(
+                "a release gathers at most {MAX_RELEASE_OBJECTS} objects"
+            )));
+        }
+        let Some(stored) = store.internal_object(&id).await? else {
+            if asked {
+                return Err(ReleaseError::NotFound(format!("object {id}")));
+            }
+            // A reference to something the home party does not hold: the
+            // closure drops it.
+            continue;
+        };
+        let value: Value = serde_json::from_str(&stored.raw)
+            .map_err(|err| ReleaseError::Store(StoreError::Corrupt(format!("{id}: {err}"))))?;
+        let mut refs = Vec::new();
+        followed_refs(&value, &mut refs);
+        for target in refs.into_iter().rev() {
+            if !seen.contains(&target) {
+                queue.push((target, false));
+            }
+        }
+        sources.push(Source {
+            value,
+            raw: stored.raw,
+        });
+    }
+    Ok(sources)
+}
+
+async fn account(store: &dyn Store, name: &str) -> Result<Account> {
+    store
+        .account_by_name(name)
+        .await?
+        .map(|(account, _)| account)
+        .ok_or_else(|| ReleaseError::NotFound(format!("account {name}")))
+}
+
+/// A home-party account: no party, or the home party.
+async fn is_home_account(store: &dyn Store, account: &Account) -> Result<bool> {
+    if account.role == Role::Partner {
+        return Ok(false);
+    }
+    match &account.party {
+        None => Ok(true),
+        Some(name) => Ok(store.party(name).await?.is_some_and(|p| p.home)),
+    }
+}
+
+/// What `request` and `approve` print.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub release: String,
+    pub state: ReleaseState,
+    pub objects: Vec<Value>,
+    pub reasons: Vec<Value>,
+}
+
+fn summary(record: &ReleaseRecord) -> Summary {
+    let decisions = record.decisions.get("objects").and_then(Value::as_array);
+    let mut objects = Vec::new();
+    let mut reasons = Vec::new();
+    for decision in decisions.into_iter().flatten() {
+        let source = decision.get("source").cloned().unwrap_or(Value::Null);
+        objects.push(json!({
+            "source": source,
+            "outcome": decision.get("outcome").cloned().unwrap_or(Value::Null),
+            "sent_as": decision.get("sent_as").cloned().unwrap_or(Value::Null),
+        }));
+        if let Some(withheld) = decision.get("withheld") {
+            reasons.push(json!({"object": source, "withheld": withheld}));
+        }
+        if let Some(removed) = decision.get("removed") {
+            reasons.push(json!({"object": source, "removed": removed}));
+        }
+        let free = decision
+            .get("without_approval")
+            .and_then(|a| a.get("allowed"))
+            .and_then(Value::as_bool);
+        if free == Some(false) && decision.get("withheld").is_none() {
+            reasons.push(json!({
+                "object": source,
+                "needs_approval": decision["without_approval"]["policies"].clone(),
+            }));
+        }
+    }
+    Summary {
+        release: record.id.clone(),
+        state: record.state,
+        objects,
+        reasons,
+    }
+}
+
+/// Asks for a release of `object_ids` (and what they reference) to
+/// `party_name`. Released at once when policy needs no second person.
+pub async fn request(
+    store: &dyn Store,
+    requester: &str,
+    party_name: &str,
+    object_ids: &[String],
+    justification: &str,
+    now: Micros,
+) -> Result<Summary> {
+    let requester_account = account(store, requester).await?;
+    if !matches!(
+        requester_account.role,
+        Role::Analyst | Role::ReleasingOfficer | Role::Admin
+    ) || !is_home_account(store, &requester_account).await?
+    {
+        return Err(ReleaseError::Refused(format!(
+            "account {requester} (role {}) may not request releases",
+            requester_account.role
+        )));
+    }
+    if justification.trim().is_empty() {
+        return Err(ReleaseError::Invalid(
+            "a justification is required".to_owned(),
+        ));
+    }
+    if object_ids.is_empty() {
+        return Err(ReleaseError::Invalid("no objects to release".to_owned()));
+    }
+    let party = store
+        .party(party_name)
+        .await?
+        .filter(|p| !p.home)
+        .ok_or_else(|| ReleaseError::NotFound(format!("partner {party_name}")))?;
+    let outbound = party.outbound.clone().ok_or_else(|| {
+        ReleaseError::Invalid(format!("partner {party_name} has no outbound collection"))
+    })?;
+    let policy = current_policy(store, now).await?;
+    let sources = gather(store, object_ids).await?;
+
+    let mut held_markings = BTreeMap::new();
+    let mut marking_ids = BTreeSet::new();
+    for source in &sources {
+        marking_ids.extend(pipeline::marking_refs(&source.value));
+    }
+    for id in marking_ids {
+        if let Some(stored) = store.internal_object(&id).await?
+            && let Ok(value) = serde_json::from_str::<Value>(&stored.raw)
+        {
+            held_markings.insert(id, value);
+        }
+    }
+    let dispositions: BTreeMap<String, Disposition> = store
+        .marking_dispositions()
+        .await?
+        .into_iter()
+        .map(|d| {
+            let disposition = match d.kind {
+                DispositionKind::Withhold => Disposition::Withhold,
+                // A name may be a party or a group: the policy checks both.
+                DispositionKind::ReleaseTo => Disposition::ReleaseTo {
+                    parties: d.release_to.iter().cloned().collect(),
+                    groups: d.release_to.iter().cloned().collect(),
+                },
+            };
+            (d.marking_id, disposition)
+        })
+        .collect();
+    let secret = secret(store).await?;
+    let identity = release_identity(store, now).await?;
+    let derive = |source_id: &str| derivative_id(&secret, &party.name, source_id);
+
+    let mut previous = BTreeMap::new();
+    for source in &sources {
+        let Some(id) = source.value.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        for candidate in [id.to_owned(), derive(id)] {
+            let mut query = ObjectQuery::new(outbound.clone(), 1);
+            query.ids = vec![candidate.clone()];
+            let page = store.query_objects(&query).await?;
+            if let Some(last) = page.items.into_iter().last()
+                && let Ok(value) = serde_json::from_str::<Value>(&last.raw)
+            {
+                previous.insert(candidate, value);
+            }
+        }
+    }
+    let now_stamp = stix_now(now);
+    let facts = party_facts(&party, now);
+    let plan = pipeline::plan(&PlanInput {
+        policy: &policy,
+        party: &facts,
+        sources: &sources,
+        held_markings: &held_markings,
+        dispositions: &dispositions,
+        previous: &previous,
+        release_identity: &identity,
+        derivative_id: &derive,
+        now: &now_stamp,
+    })?;
+
+    let validator = Validator::default();
+    let limits = Limits::default();
+    let mut outgoing: Vec<NewObject> = Vec::with_capacity(plan.objects.len());
+    for object in &plan.objects {
+        let prepared = ingest::prepare(&object.raw, &validator, &limits).map_err(|rejection| {
+            ReleaseError::Invalid(format!(
+                "{} would not be valid STIX: {}",
+                object.id, rejection.message
+            ))
+        })?;
+        outgoing.push(prepared);
+    }
+    let state = if plan.nothing_released {
+        ReleaseState::Denied
+    } else if plan.needs_approval {
+        ReleaseState::PendingApproval
+    } else {
+        ReleaseState::Released
+    };
+    if state == ReleaseState::Denied {
+        outgoing.clear();
+    }
+    let derivations: Vec<Derivation> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.outcome == Outcome::Derivative)
+        .filter_map(|d| {
+            d.sent_as.as_ref().map(|sent| Derivation {
+                source_id: d.source.clone(),
+                derivative_id: sent.clone(),
+            })
+        })
+        .collect();
+    let decisions = json!({
+        "policy_version": policy.version(),
+        "objects": plan.decisions,
+        "markings": plan.markings,
+        "needs_approval": plan.needs_approval,
+        "derivations": derivations.iter().map(|d| json!({"source": d.source_id, "derivative": d.derivative_id})).collect::<Vec<_>>(),
+    });
+    let record = ReleaseRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        party: party.name.clone(),
+        requester: requester.to_owned(),
+        justification: justification.to_owned(),
+        state,
+        policy_version: policy.version().to_owned(),
+        requested: object_ids.to_vec(),
+        decisions,
+        outgoing,
+        created_at: now,
+        decided_at: (state != ReleaseState::PendingApproval).then_some(now),
+        approvals: Vec::new(),
+    };
+    let released = state == ReleaseState::Released;
+    store
+        .commit_release(
+            &ReleaseCommit {
+                record: record.clone(),
+                expected_state: None,
+                approval: None,
+                collection_id: released.then_some(outbound),
+                derivations: if released { derivations } else { Vec::new() },
+            },
+            now,
+        )
+        .await?;
+    Ok(summary(&record))
+}
+
+/// Approves a pending release: only a releasing officer of the home party
+/// who is not the requester. A refusal changes nothing.
+pub async fn approve(
+    store: &dyn Store,
+    release_id: &str,
+    approver: &str,
+    now: Micros,
+) -> Result<Summary> {
+    let mut record = store
+        .release(release_id)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("release {release_id}")))?;
+    let approver_account = account(store, approver).await?;
+    if approver_account.role != Role::ReleasingOfficer
+        || !is_home_account(store, &approver_account).await?
+    {
+        return Err(ReleaseError::Refused(format!(
+            "only a releasing officer of the home party may approve; {approver} is {}",
+            approver_account.role
+        )));
+    }
+    if approver == record.requester {
+        return Err(ReleaseError::Refused(
+            "the requester may not approve their own release (two-person rule)".to_owned(),
+        ));
+    }
+    if record.state != ReleaseState::PendingApproval {
+        return Err(ReleaseError::Refused(format!(
+            "release {release_id} is {}, not pending approval",
+            record.state
+        )));
+    }
+    let party = store
+        .party(&record.party)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("partner {}", record.party)))?;
+    let derivations: Vec<Derivation> = record
+        .decisions
+        .get("derivations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(Derivation {
+                source_id: d.get("source")?.as_str()?.to_owned(),
+                derivative_id: d.get("derivative")?.as_str()?.to_owned(),
+            })
+        })
+        .collect();
+    record.state = ReleaseState::Released;
+    record.decided_at = Some(now);
+    store
+        .commit_release(
+            &ReleaseCommit {
+                record: record.clone(),
+                expected_state: Some(ReleaseState::PendingApproval),
+                approval: Some(Approval {
+                    account: approver.to_owned(),
+                    approved_at: now,
+                }),
+                collection_id: party.outbound.clone(),
+                derivations,
+            },
+            now,
+        )
+        .await?;
+    Ok(summary(&record))
+}
+
+/// `release show`: the record without the internal decision detail.
+pub async fn show(store: &dyn Store, release_id: &str) -> Result<Value> {
+    let record = store
+        .release(release_id)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("release {release_id}")))?;
+    let summary = summary(&record);
+    Ok(json!({
+        "release": record.id,
+        "state": record.state,
+        "party": record.party,
+        "requester": record.requester,
+        "justification": record.justification,
+        "policy_version": record.policy_version,
+        "requested": record.requested,
+        "objects": summary.objects,
+        "reasons": summary.reasons,
+        "approvals": record.approvals.iter().map(|a| json!({
+            "account": a.account,
+            "approved_at": timestamp::format_taxii(a.approved_at),
+        })).collect::<Vec<_>>(),
+        "created": timestamp::format_taxii(record.created_at),
+        "decided": record.decided_at.map(timestamp::format_taxii),
+        "written": record.outgoing.iter().map(|o| json!({"id": o.object_id, "version": timestamp::display_version(&o.version)})).collect::<Vec<_>>(),
+    }))
+}
+
+/// `release explain`: every decision with the policy ids behind it.
+pub async fn explain(store: &dyn Store, release_id: &str) -> Result<Value> {
+    let record = store
+        .release(release_id)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("release {release_id}")))?;
+    let mut decisions = record.decisions.clone();
+    if let Value::Object(map) = &mut decisions {
+        map.insert("release".to_owned(), Value::String(record.id.clone()));
+        map.insert("state".to_owned(), json!(record.state));
+        map.insert("party".to_owned(), Value::String(record.party.clone()));
+    }
+    Ok(decisions)
+}

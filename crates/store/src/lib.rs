@@ -1,0 +1,382 @@
+//! Storage for tearline behind one async trait, [`Store`].
+//!
+//! The trait speaks in TAXII terms (API roots, collections, object versions,
+//! statuses, accounts and grants) and knows nothing about HTTP or STIX
+//! parsing: callers hand in already-extracted keys (id, type, version) next
+//! to the original JSON text, and get the original text back. Time is a
+//! value the caller passes in (microseconds since the Unix epoch), so the
+//! store never reads a clock.
+//!
+//! Backends: [`sqlite::SqliteStore`] (the embedded default). A PostgreSQL
+//! backend implements the same trait and must pass the same
+//! [`testing`] conformance suite. This crate is the only one with SQL in it.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub mod cursor;
+pub mod release;
+pub mod sqlite;
+mod sqlite_release;
+pub mod testing;
+
+pub use cursor::Cursor;
+pub use release::{
+    Approval, Derivation, Designation, DispositionKind, MarkingDisposition, NewParty, Party,
+    PolicyVersion, ReleaseCommit, ReleaseRecord, ReleaseState,
+};
+
+/// Microseconds since 1970-01-01T00:00:00Z.
+pub type Micros = i64;
+
+/// What can go wrong in a store. Database driver errors are mapped here and
+/// carry their detail as text for the log, never for a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable or failed: {0}")]
+    Database(String),
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migration(String),
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+    #[error("{what} does not exist")]
+    NotFound { what: String },
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The write lost a race or would break an invariant; nothing was
+    /// written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A TAXII API root, addressed by its URL path segment `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRoot {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCollection {
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// UUIDv4, as TAXII requires.
+    pub id: String,
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub alias: Option<String>,
+}
+
+/// Roles are data for now; what each may do beyond collection grants is
+/// decided by the release layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Analyst,
+    ReleasingOfficer,
+    Auditor,
+    Admin,
+    Partner,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Analyst,
+        Role::ReleasingOfficer,
+        Role::Auditor,
+        Role::Admin,
+        Role::Partner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Analyst => "analyst",
+            Role::ReleasingOfficer => "releasing-officer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+            Role::Partner => "partner",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub name: String,
+    /// A PHC string (Argon2id); `None` for an account that only uses tokens.
+    pub password_hash: Option<String>,
+    pub role: Role,
+    pub party: Option<String>,
+    /// Collection ids this account may read.
+    pub read: Vec<String>,
+    /// Collection ids this account may write; independent of `read`.
+    pub write: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub party: Option<String>,
+}
+
+/// What one account may do with one collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Grant {
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+impl Grant {
+    pub fn any(self) -> bool {
+        self.can_read || self.can_write
+    }
+}
+
+/// One object version to store. `version` must sort chronologically as text
+/// (the server normalises STIX timestamps to a fixed width).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewObject {
+    pub object_id: String,
+    pub object_type: String,
+    pub spec_version: String,
+    pub version: String,
+    /// The object's original JSON text, served back byte for byte.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    Stored {
+        date_added: Micros,
+    },
+    /// The same (id, version) is already in the collection; nothing written.
+    Duplicate,
+}
+
+/// Which versions of each object a query selects (TAXII `match[version]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionFilter {
+    All,
+    /// Any of: the first version, the last version, or exact versions.
+    Select {
+        first: bool,
+        last: bool,
+        exact: Vec<String>,
+    },
+}
+
+impl VersionFilter {
+    /// TAXII's default: only the newest version of each object.
+    pub fn last() -> Self {
+        VersionFilter::Select {
+            first: false,
+            last: true,
+            exact: Vec::new(),
+        }
+    }
+}
+
+/// A page request over one collection, in ascending `date_added` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectQuery {
+    pub collection_id: String,
+    /// Only versions added strictly after this instant.
+    pub added_after: Option<Micros>,
+    /// Resume after this position (from a previous page's `next`).
+    pub cursor: Option<Cursor>,
+    /// Empty means any id.
+    pub ids: Vec<String>,
+    /// Empty means any type.
+    pub types: Vec<String>,
+    pub versions: VersionFilter,
+    /// Empty means TAXII's default: for each object only its latest spec
+    /// version.
+    pub spec_versions: Vec<String>,
+    /// At least 1.
+    pub limit: usize,
+    /// Whether to load the JSON text (manifests and version lists do not
+    /// need it).
+    pub with_raw: bool,
+}
+
+impl ObjectQuery {
+    pub fn new(collection_id: impl Into<String>, limit: usize) -> Self {
+        ObjectQuery {
+            collection_id: collection_id.into(),
+            added_after: None,
+            cursor: None,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: VersionFilter::last(),
+            spec_versions: Vec::new(),
+            limit,
+            with_raw: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub object_id: String,
+    pub object_type: String,
+    pub spec_version: String,
+    pub version: String,
+    pub date_added: Micros,
+    /// Empty unless the query asked for it.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub items: Vec<StoredObject>,
+    /// Whether more matching versions follow this page.
+    pub more: bool,
+    /// Where the next page starts; present when `more`.
+    pub next: Option<Cursor>,
+}
+
+/// Which versions of one object to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    pub collection_id: String,
+    pub object_id: String,
+    pub versions: VersionFilter,
+    pub spec_versions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusDetail {
+    pub id: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A TAXII status resource for one Add Objects request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRecord {
+    pub id: String,
+    pub api_root: String,
+    pub collection_id: String,
+    /// Only this account may read the status.
+    pub account_id: i64,
+    pub request_timestamp: Micros,
+    pub total_count: u64,
+    pub success_count: u64,
+    pub failure_count: u64,
+    pub pending_count: u64,
+    pub successes: Vec<StatusDetail>,
+    pub failures: Vec<StatusDetail>,
+    pub pendings: Vec<StatusDetail>,
+}
+
+/// Everything tearline keeps, behind one interface. Implementations must be
+/// safe to share between tasks and between processes on the same data
+/// (admin commands run while the server does).
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    async fn create_api_root(&self, root: &ApiRoot, now: Micros) -> Result<()>;
+    /// In a stable order (creation order).
+    async fn api_roots(&self) -> Result<Vec<ApiRoot>>;
+    async fn api_root(&self, name: &str) -> Result<Option<ApiRoot>>;
+
+    async fn create_collection(&self, new: &NewCollection, now: Micros) -> Result<Collection>;
+    /// The collections of one API root, in creation order.
+    async fn collections(&self, api_root: &str) -> Result<Vec<Collection>>;
+    /// By id or alias, inside one API root.
+    async fn collection(&self, api_root: &str, id_or_alias: &str) -> Result<Option<Collection>>;
+
+    /// Creates the account and its grants in one transaction; the grants'
+    /// collections must exist.
+    async fn create_account(&self, new: &NewAccount, now: Micros) -> Result<Account>;
+    /// The account and its password hash (if it has one).
+    async fn account_by_name(&self, name: &str) -> Result<Option<(Account, Option<String>)>>;
+    /// `token_hash` is what [`Store::add_token`] was given.
+    async fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>>;
+    async fn add_token(
+        &self,
+        account_name: &str,
+        token_hash: &str,
+        label: Option<&str>,
+        now: Micros,
+    ) -> Result<()>;
+    /// What `account_id` may do with `collection_id` (nothing if no grant).
+    async fn grant(&self, account_id: i64, collection_id: &str) -> Result<Grant>;
+
+    /// Stores one envelope's objects in one transaction, each with a fresh
+    /// `date_added` no smaller than `now`, strictly increasing within the
+    /// collection. Outcomes are in input order. Durable when it returns.
+    async fn add_objects(
+        &self,
+        collection_id: &str,
+        objects: &[NewObject],
+        now: Micros,
+    ) -> Result<Vec<AddOutcome>>;
+    async fn query_objects(&self, query: &ObjectQuery) -> Result<Page>;
+    /// Whether any version of the object is in the collection.
+    async fn object_exists(&self, collection_id: &str, object_id: &str) -> Result<bool>;
+    /// Number of versions deleted.
+    async fn delete_object(&self, request: &DeleteRequest) -> Result<u64>;
+
+    async fn put_status(&self, status: &StatusRecord) -> Result<()>;
+    async fn status(&self, api_root: &str, id: &str) -> Result<Option<StatusRecord>>;
+
+    // --- Need-to-know release -------------------------------------------
+
+    /// Creates a party; a partner also gets its outbound and inbound
+    /// collections in `new.api_root`, all in one transaction.
+    async fn create_party(&self, new: &NewParty, now: Micros) -> Result<Party>;
+    async fn party(&self, name: &str) -> Result<Option<Party>>;
+    /// All parties, in creation order.
+    async fn parties(&self) -> Result<Vec<Party>>;
+    /// Sets (replaces) what an administrator said about a marking.
+    async fn set_marking_disposition(
+        &self,
+        disposition: &MarkingDisposition,
+        now: Micros,
+    ) -> Result<()>;
+    async fn marking_dispositions(&self) -> Result<Vec<MarkingDisposition>>;
+    /// Records a policy version and makes it current. Loading the text of
+    /// an older version again makes it current again.
+    async fn add_policy_version(&self, version: &str, text: &str, now: Micros) -> Result<()>;
+    async fn current_policy(&self) -> Result<Option<PolicyVersion>>;
+    /// The value under `key`, setting it to `initial` first if absent (so
+    /// concurrent first uses agree on one value).
+    async fn release_setting(&self, key: &str, initial: &str) -> Result<String>;
+    /// The newest version of an object in the home party's own collections
+    /// (every collection that is not a partner's outbound or inbound one).
+    async fn internal_object(&self, object_id: &str) -> Result<Option<StoredObject>>;
+    /// Writes a release's state, its approval, its derivation map and (when
+    /// released) its objects into the outbound collection through the same
+    /// insert path as TAXII, all or nothing. An object version already in
+    /// the collection with identical text is skipped; with different text
+    /// the whole commit fails (one (id, version) is one content).
+    async fn commit_release(&self, commit: &ReleaseCommit, now: Micros) -> Result<Vec<AddOutcome>>;
+    async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>>;
+    /// The derivation map of one partner (internal).
+    async fn derivations(&self, party: &str) -> Result<Vec<Derivation>>;
+}

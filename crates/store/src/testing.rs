@@ -1,0 +1,945 @@
+//! The backend conformance suite: every [`Store`] implementation must pass
+//! [`conformance`]. It takes `&dyn Store` so the same checks run against
+//! SQLite now and PostgreSQL later. Each check creates its own API root and
+//! collections with fresh names, so checks can share one database.
+//!
+//! Test support only: the checks assert (and so panic) on a broken backend.
+
+use crate::{
+    AddOutcome, ApiRoot, DeleteRequest, Grant, Micros, NewAccount, NewCollection, NewObject,
+    ObjectQuery, Role, StatusDetail, StatusRecord, Store, StoreError, StoredObject, VersionFilter,
+};
+
+/// A fixed instant for tests: 2024-01-01T00:00:00Z.
+pub const T0: Micros = 1_704_067_200_000_000;
+
+/// Runs every check.
+pub async fn conformance(store: &dyn Store) {
+    api_roots_and_collections(store).await;
+    accounts_tokens_and_grants(store).await;
+    raw_bytes_and_duplicates(store).await;
+    date_added_strictly_increasing(store).await;
+    version_filters(store).await;
+    spec_version_filters(store).await;
+    id_type_and_added_after_filters(store).await;
+    pagination_by_cursor(store).await;
+    delete_versions(store).await;
+    statuses(store).await;
+    parties_markings_and_policies(store).await;
+    release_commits(store).await;
+}
+
+/// A fresh API root with a unique name.
+pub async fn fresh_api_root(store: &dyn Store) -> String {
+    let name = format!("root{}", uuid::Uuid::new_v4().simple());
+    let root = ApiRoot {
+        name: name.clone(),
+        title: "test root".to_owned(),
+        description: None,
+    };
+    store
+        .create_api_root(&root, T0)
+        .await
+        .unwrap_or_else(|err| panic!("create_api_root: {err}"));
+    name
+}
+
+/// A fresh collection in a fresh API root; returns its id.
+pub async fn fresh_collection(store: &dyn Store) -> String {
+    let root = fresh_api_root(store).await;
+    store
+        .create_collection(
+            &NewCollection {
+                api_root: root,
+                title: "test collection".to_owned(),
+                description: None,
+                alias: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("create_collection: {err}"))
+        .id
+}
+
+/// A minimal object version; `version` is used verbatim.
+pub fn object(id: &str, object_type: &str, spec_version: &str, version: &str) -> NewObject {
+    NewObject {
+        object_id: id.to_owned(),
+        object_type: object_type.to_owned(),
+        spec_version: spec_version.to_owned(),
+        version: version.to_owned(),
+        raw: format!(r#"{{"type": "{object_type}", "id": "{id}", "modified": "{version}"}}"#),
+    }
+}
+
+async fn add(store: &dyn Store, collection: &str, objects: &[NewObject]) -> Vec<AddOutcome> {
+    store
+        .add_objects(collection, objects, T0)
+        .await
+        .unwrap_or_else(|err| panic!("add_objects: {err}"))
+}
+
+async fn query(store: &dyn Store, query: &ObjectQuery) -> Vec<StoredObject> {
+    store
+        .query_objects(query)
+        .await
+        .unwrap_or_else(|err| panic!("query_objects: {err}"))
+        .items
+}
+
+fn keys(items: &[StoredObject]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|item| (item.object_id.clone(), item.version.clone()))
+        .collect()
+}
+
+fn key(id: &str, version: &str) -> (String, String) {
+    (id.to_owned(), version.to_owned())
+}
+
+/// Follows `next` until `more` is false and returns every item in order.
+pub async fn page_through(store: &dyn Store, mut query: ObjectQuery) -> Vec<StoredObject> {
+    let mut all = Vec::new();
+    loop {
+        let page = store
+            .query_objects(&query)
+            .await
+            .unwrap_or_else(|err| panic!("query_objects: {err}"));
+        assert!(page.items.len() <= query.limit, "page longer than limit");
+        all.extend(page.items);
+        match (page.more, page.next) {
+            (true, Some(next)) => query.cursor = Some(next),
+            (true, None) => panic!("more without next"),
+            (false, _) => return all,
+        }
+    }
+}
+
+pub async fn api_roots_and_collections(store: &dyn Store) {
+    let root = fresh_api_root(store).await;
+    let listed = store.api_roots().await.unwrap_or_default();
+    assert!(listed.iter().any(|r| r.name == root), "API root listed");
+    let duplicate = store
+        .create_api_root(
+            &ApiRoot {
+                name: root.clone(),
+                title: "again".to_owned(),
+                description: None,
+            },
+            T0,
+        )
+        .await;
+    assert!(matches!(duplicate, Err(StoreError::AlreadyExists { .. })));
+
+    let mut ids = Vec::new();
+    for title in ["first", "second", "third"] {
+        let made = store
+            .create_collection(
+                &NewCollection {
+                    api_root: root.clone(),
+                    title: title.to_owned(),
+                    description: Some(format!("{title} one")),
+                    alias: (title == "second").then(|| "alias-two".to_owned()),
+                },
+                T0,
+            )
+            .await
+            .unwrap_or_else(|err| panic!("create_collection: {err}"));
+        assert!(
+            uuid::Uuid::parse_str(&made.id).is_ok(),
+            "collection id is a UUID"
+        );
+        ids.push(made.id);
+    }
+    let listed: Vec<String> = store
+        .collections(&root)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, ids, "collections in creation order");
+    let by_alias = store.collection(&root, "alias-two").await.ok().flatten();
+    assert_eq!(by_alias.map(|c| c.id), ids.get(1).cloned());
+    let other_root = fresh_api_root(store).await;
+    let first = ids.first().cloned().unwrap_or_default();
+    assert_eq!(
+        store.collection(&other_root, &first).await.ok().flatten(),
+        None,
+        "a collection is only found under its own API root"
+    );
+    let missing_root = store
+        .create_collection(
+            &NewCollection {
+                api_root: format!("{root}-missing"),
+                title: "x".to_owned(),
+                description: None,
+                alias: None,
+            },
+            T0,
+        )
+        .await;
+    assert!(matches!(missing_root, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn accounts_tokens_and_grants(store: &dyn Store) {
+    let readable = fresh_collection(store).await;
+    let writable = fresh_collection(store).await;
+    let hidden = fresh_collection(store).await;
+    let name = format!("user-{}", uuid::Uuid::new_v4().simple());
+    let account = store
+        .create_account(
+            &NewAccount {
+                name: name.clone(),
+                password_hash: Some("$argon2id$fake".to_owned()),
+                role: Role::Partner,
+                party: Some("Partner A".to_owned()),
+                read: vec![readable.clone()],
+                write: vec![writable.clone()],
+            },
+            T0,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("create_account: {err}"));
+    assert_eq!(account.role, Role::Partner);
+    let (found, hash) = store
+        .account_by_name(&name)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("account not found by name"));
+    assert_eq!(found, account);
+    assert_eq!(hash.as_deref(), Some("$argon2id$fake"));
+
+    let grant = |collection: String| async move {
+        store
+            .grant(account.id, &collection)
+            .await
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        grant(readable.clone()).await,
+        Grant {
+            can_read: true,
+            can_write: false
+        }
+    );
+    assert_eq!(
+        grant(writable.clone()).await,
+        Grant {
+            can_read: false,
+            can_write: true
+        }
+    );
+    assert_eq!(grant(hidden).await, Grant::default());
+
+    let again = store
+        .create_account(
+            &NewAccount {
+                name: name.clone(),
+                password_hash: None,
+                role: Role::Analyst,
+                party: None,
+                read: Vec::new(),
+                write: Vec::new(),
+            },
+            T0,
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists { .. })));
+    let bad_grant = store
+        .create_account(
+            &NewAccount {
+                name: format!("{name}-2"),
+                password_hash: None,
+                role: Role::Analyst,
+                party: None,
+                read: vec![uuid::Uuid::new_v4().to_string()],
+                write: Vec::new(),
+            },
+            T0,
+        )
+        .await;
+    assert!(matches!(bad_grant, Err(StoreError::NotFound { .. })));
+    assert!(
+        store
+            .account_by_name(&format!("{name}-2"))
+            .await
+            .ok()
+            .flatten()
+            .is_none(),
+        "a failed account creation leaves nothing behind"
+    );
+
+    let token_hash = format!("{:064x}", account.id);
+    store
+        .add_token(&name, &token_hash, Some("ci"), T0)
+        .await
+        .unwrap_or_else(|err| panic!("add_token: {err}"));
+    let by_token = store.account_by_token(&token_hash).await.ok().flatten();
+    assert_eq!(by_token.map(|a| a.id), Some(account.id));
+    assert_eq!(store.account_by_token("0").await.ok().flatten(), None);
+    let orphan = store.add_token("no-such-user", "abc", None, T0).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn raw_bytes_and_duplicates(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let mut first = object(
+        "indicator--1",
+        "indicator",
+        "2.1",
+        "2024-01-01T00:00:00.000000000Z",
+    );
+    // Odd spacing, key order and escapes must come back untouched.
+    first.raw =
+        "{ \"type\":\"indicator\" ,\n \"id\": \"indicator--1\", \"name\": \"caf\\u00e9 ☕\"}"
+            .to_owned();
+    let outcomes = add(store, &collection, std::slice::from_ref(&first)).await;
+    assert!(matches!(outcomes.as_slice(), [AddOutcome::Stored { .. }]));
+    let again = add(store, &collection, &[first.clone(), first.clone()]).await;
+    assert_eq!(again, vec![AddOutcome::Duplicate, AddOutcome::Duplicate]);
+    let items = query(store, &ObjectQuery::new(&collection, 10)).await;
+    assert_eq!(items.len(), 1, "duplicates are not stored twice");
+    assert_eq!(
+        items.first().map(|i| i.raw.as_str()),
+        Some(first.raw.as_str())
+    );
+
+    let mut manifest = ObjectQuery::new(&collection, 10);
+    manifest.with_raw = false;
+    let items = query(store, &manifest).await;
+    assert_eq!(items.first().map(|i| i.raw.as_str()), Some(""));
+
+    let missing = store
+        .add_objects(&uuid::Uuid::new_v4().to_string(), &[first], T0)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn date_added_strictly_increasing(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let mut seen = Vec::new();
+    for batch in 0..3 {
+        let objects: Vec<NewObject> = (0..5)
+            .map(|i| object(&format!("note--{batch}-{i}"), "note", "2.1", "v"))
+            .collect();
+        // The same `now` every time, even an earlier one: date_added must
+        // still increase.
+        let now = T0 - batch;
+        for outcome in store
+            .add_objects(&collection, &objects, now)
+            .await
+            .unwrap_or_default()
+        {
+            match outcome {
+                AddOutcome::Stored { date_added } => {
+                    assert!(date_added >= T0 - 2);
+                    seen.push(date_added);
+                }
+                AddOutcome::Duplicate => panic!("fresh objects reported as duplicates"),
+            }
+        }
+    }
+    assert_eq!(seen.len(), 15);
+    assert!(seen.windows(2).all(|w| matches!(w, [a, b] if a < b)));
+    let stored: Vec<Micros> = query(store, &ObjectQuery::new(&collection, 100))
+        .await
+        .iter()
+        .map(|i| i.date_added)
+        .collect();
+    assert_eq!(stored, seen, "served in date_added order");
+}
+
+pub async fn version_filters(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let (v1, v2, v3) = ("2024-01-01", "2024-02-01", "2024-03-01");
+    // Added out of version order: "first"/"last" follow the version, not
+    // the insertion order.
+    add(store, &collection, &[object("a--1", "a", "2.1", v2)]).await;
+    add(store, &collection, &[object("a--1", "a", "2.1", v1)]).await;
+    add(store, &collection, &[object("a--1", "a", "2.1", v3)]).await;
+    add(store, &collection, &[object("b--1", "b", "2.1", v1)]).await;
+
+    let run = |versions: VersionFilter| {
+        let collection = collection.clone();
+        async move {
+            let mut q = ObjectQuery::new(collection, 100);
+            q.versions = versions;
+            keys(&query(store, &q).await)
+        }
+    };
+    assert_eq!(
+        run(VersionFilter::last()).await,
+        vec![key("a--1", v3), key("b--1", v1)]
+    );
+    assert_eq!(
+        run(VersionFilter::Select {
+            first: true,
+            last: false,
+            exact: Vec::new()
+        })
+        .await,
+        vec![key("a--1", v1), key("b--1", v1)]
+    );
+    assert_eq!(
+        run(VersionFilter::All).await,
+        vec![
+            key("a--1", v2),
+            key("a--1", v1),
+            key("a--1", v3),
+            key("b--1", v1)
+        ]
+    );
+    assert_eq!(
+        run(VersionFilter::Select {
+            first: false,
+            last: false,
+            exact: vec![v2.to_owned()]
+        })
+        .await,
+        vec![key("a--1", v2)]
+    );
+    assert_eq!(
+        run(VersionFilter::Select {
+            first: true,
+            last: true,
+            exact: vec![v2.to_owned()]
+        })
+        .await,
+        vec![
+            key("a--1", v2),
+            key("a--1", v1),
+            key("a--1", v3),
+            key("b--1", v1)
+        ]
+    );
+}
+
+pub async fn spec_version_filters(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    add(
+        store,
+        &collection,
+        &[
+            object("m--1", "m", "2.0", "2024-01-01"),
+            object("m--1", "m", "2.1", "2023-01-01"),
+            object("n--1", "n", "2.0", "2024-01-01"),
+        ],
+    )
+    .await;
+    let run = |spec_versions: Vec<String>, versions: VersionFilter| {
+        let collection = collection.clone();
+        async move {
+            let mut q = ObjectQuery::new(collection, 100);
+            q.spec_versions = spec_versions;
+            q.versions = versions;
+            query(store, &q)
+                .await
+                .into_iter()
+                .map(|i| (i.object_id, i.spec_version))
+                .collect::<Vec<_>>()
+        }
+    };
+    let pair = |id: &str, spec: &str| (id.to_owned(), spec.to_owned());
+    // Default: the newest spec version of each object, whatever its date.
+    assert_eq!(
+        run(Vec::new(), VersionFilter::All).await,
+        vec![pair("m--1", "2.1"), pair("n--1", "2.0")]
+    );
+    assert_eq!(
+        run(vec!["2.0".to_owned()], VersionFilter::last()).await,
+        vec![pair("m--1", "2.0"), pair("n--1", "2.0")]
+    );
+    assert_eq!(
+        run(
+            vec!["2.0".to_owned(), "2.1".to_owned()],
+            VersionFilter::last()
+        )
+        .await,
+        vec![pair("m--1", "2.0"), pair("n--1", "2.0")],
+        "last is the newest version among the requested spec versions"
+    );
+}
+
+pub async fn id_type_and_added_after_filters(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let outcomes = add(
+        store,
+        &collection,
+        &[
+            object("x--1", "x", "2.1", "v"),
+            object("y--1", "y", "2.1", "v"),
+            object("z--1", "z", "2.1", "v"),
+        ],
+    )
+    .await;
+    let added: Vec<Micros> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            AddOutcome::Stored { date_added } => Some(*date_added),
+            AddOutcome::Duplicate => None,
+        })
+        .collect();
+    let ids_of = |items: Vec<StoredObject>| -> Vec<String> {
+        items.into_iter().map(|i| i.object_id).collect()
+    };
+    let mut q = ObjectQuery::new(&collection, 100);
+    q.ids = vec!["z--1".to_owned(), "x--1".to_owned(), "nope--1".to_owned()];
+    assert_eq!(ids_of(query(store, &q).await), vec!["x--1", "z--1"]);
+    let mut q = ObjectQuery::new(&collection, 100);
+    q.types = vec!["y".to_owned(), "z".to_owned()];
+    assert_eq!(ids_of(query(store, &q).await), vec!["y--1", "z--1"]);
+    let mut q = ObjectQuery::new(&collection, 100);
+    q.added_after = added.first().copied();
+    assert_eq!(
+        ids_of(query(store, &q).await),
+        vec!["y--1", "z--1"],
+        "added_after is strict"
+    );
+    assert!(
+        store
+            .object_exists(&collection, "y--1")
+            .await
+            .unwrap_or(false)
+    );
+    assert!(
+        !store
+            .object_exists(&collection, "w--1")
+            .await
+            .unwrap_or(true)
+    );
+}
+
+pub async fn pagination_by_cursor(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let objects: Vec<NewObject> = (0..23)
+        .map(|i| object(&format!("p--{i:02}"), "p", "2.1", "v"))
+        .collect();
+    add(store, &collection, &objects).await;
+    for limit in [1, 2, 5, 22, 23, 24] {
+        let items = page_through(store, ObjectQuery::new(&collection, limit)).await;
+        let ids: Vec<String> = items.into_iter().map(|i| i.object_id).collect();
+        let expected: Vec<String> = objects.iter().map(|o| o.object_id.clone()).collect();
+        assert_eq!(ids, expected, "limit {limit}");
+    }
+    let page = store
+        .query_objects(&ObjectQuery::new(&collection, 23))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(!page.more && page.next.is_none(), "exact fit has no more");
+    let page = store
+        .query_objects(&ObjectQuery::new(&collection, 22))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(page.more && page.next.is_some());
+}
+
+pub async fn delete_versions(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    add(
+        store,
+        &collection,
+        &[
+            object("d--1", "d", "2.1", "1"),
+            object("d--1", "d", "2.1", "2"),
+            object("d--1", "d", "2.1", "3"),
+            object("e--1", "e", "2.1", "1"),
+        ],
+    )
+    .await;
+    let delete = |versions: VersionFilter| DeleteRequest {
+        collection_id: collection.clone(),
+        object_id: "d--1".to_owned(),
+        versions,
+        spec_versions: Vec::new(),
+    };
+    let removed = store
+        .delete_object(&delete(VersionFilter::Select {
+            first: true,
+            last: false,
+            exact: Vec::new(),
+        }))
+        .await
+        .unwrap_or(0);
+    assert_eq!(removed, 1);
+    let mut all = ObjectQuery::new(&collection, 100);
+    all.versions = VersionFilter::All;
+    assert_eq!(
+        keys(&query(store, &all).await),
+        vec![key("d--1", "2"), key("d--1", "3"), key("e--1", "1")]
+    );
+    let removed = store
+        .delete_object(&delete(VersionFilter::All))
+        .await
+        .unwrap_or(0);
+    assert_eq!(removed, 2);
+    assert!(
+        !store
+            .object_exists(&collection, "d--1")
+            .await
+            .unwrap_or(true)
+    );
+    assert_eq!(keys(&query(store, &all).await), vec![key("e--1", "1")]);
+    let removed = store
+        .delete_object(&delete(VersionFilter::All))
+        .await
+        .unwrap_or(1);
+    assert_eq!(removed, 0);
+}
+
+pub async fn statuses(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let root = store
+        .api_roots()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .map(|r| r.name)
+        .unwrap_or_default();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut status = StatusRecord {
+        id: id.clone(),
+        api_root: root.clone(),
+        collection_id: collection,
+        account_id: 7,
+        request_timestamp: T0,
+        total_count: 2,
+        success_count: 1,
+        failure_count: 1,
+        pending_count: 0,
+        successes: vec![StatusDetail {
+            id: "a--1".to_owned(),
+            version: "v".to_owned(),
+            message: None,
+        }],
+        failures: vec![StatusDetail {
+            id: "b--1".to_owned(),
+            version: "v".to_owned(),
+            message: Some("bad".to_owned()),
+        }],
+        pendings: Vec::new(),
+    };
+    store
+        .put_status(&status)
+        .await
+        .unwrap_or_else(|err| panic!("put_status: {err}"));
+    assert_eq!(
+        store.status(&root, &id).await.ok().flatten(),
+        Some(status.clone())
+    );
+    status.success_count = 2;
+    store
+        .put_status(&status)
+        .await
+        .unwrap_or_else(|err| panic!("put_status: {err}"));
+    assert_eq!(
+        store
+            .status(&root, &id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.success_count),
+        Some(2)
+    );
+    assert_eq!(store.status("elsewhere", &id).await.ok().flatten(), None);
+}
+
+fn new_party(name: &str, api_root: &str, home: bool) -> crate::NewParty {
+    crate::NewParty {
+        name: name.to_owned(),
+        identity_id: format!("identity--{}", uuid::Uuid::new_v4()),
+        country: "XX".to_owned(),
+        groups: vec!["neighbours".to_owned()],
+        designations: vec![crate::Designation {
+            name: "national-list".to_owned(),
+            since: Some("2020-01-01".to_owned()),
+        }],
+        home,
+        api_root: api_root.to_owned(),
+    }
+}
+
+/// Parties with their collections, marking dispositions, policy versions,
+/// settings.
+pub async fn parties_markings_and_policies(store: &dyn Store) {
+    let root = fresh_api_root(store).await;
+    let name = format!("partner-{}", uuid::Uuid::new_v4().simple());
+    let party = store
+        .create_party(&new_party(&name, &root, false), T0)
+        .await
+        .unwrap_or_else(|err| panic!("create_party: {err}"));
+    let (Some(outbound), Some(inbound)) = (&party.outbound, &party.inbound) else {
+        panic!("a partner gets two collections")
+    };
+    assert_ne!(outbound, inbound);
+    let listed = store
+        .collections(&root)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        store
+            .party(&name)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        Some(party.clone())
+    );
+    assert!(matches!(
+        store
+            .create_party(&new_party(&name, &root, false), T0)
+            .await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert!(
+        store
+            .parties()
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+            .contains(&party)
+    );
+
+    let marking = format!("marking-definition--{}", uuid::Uuid::new_v4());
+    for (kind, to) in [
+        (crate::DispositionKind::Withhold, vec![]),
+        (crate::DispositionKind::ReleaseTo, vec![name.clone()]),
+    ] {
+        let disposition = crate::MarkingDisposition {
+            marking_id: marking.clone(),
+            kind,
+            release_to: to,
+        };
+        store
+            .set_marking_disposition(&disposition, T0)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let all = store
+            .marking_dispositions()
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let found: Vec<_> = all.iter().filter(|d| d.marking_id == marking).collect();
+        assert_eq!(found, vec![&disposition], "the last disposition wins");
+    }
+
+    for (version, text) in [("v-a", "text a"), ("v-b", "text b"), ("v-a", "text a")] {
+        store
+            .add_policy_version(version, text, T0)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let current = store
+            .current_policy()
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            current.map(|p| (p.version, p.text)),
+            Some((version.to_owned(), text.to_owned()))
+        );
+    }
+
+    let key = format!("k-{}", uuid::Uuid::new_v4().simple());
+    let first = store
+        .release_setting(&key, "one")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let second = store
+        .release_setting(&key, "two")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!((first.as_str(), second.as_str()), ("one", "one"));
+}
+
+/// Releases: pending → released writes objects, derivations and approval in
+/// one transaction; a stale expected state or a conflicting version writes
+/// nothing at all.
+pub async fn release_commits(store: &dyn Store) {
+    let root = fresh_api_root(store).await;
+    let internal = store
+        .create_collection(
+            &NewCollection {
+                api_root: root.clone(),
+                title: "internal".to_owned(),
+                description: None,
+                alias: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+        .id;
+    let name = format!("partner-{}", uuid::Uuid::new_v4().simple());
+    let party = store
+        .create_party(&new_party(&name, &root, false), T0)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let outbound = party.outbound.clone().unwrap_or_default();
+
+    let source_id = format!("indicator--{}", uuid::Uuid::new_v4());
+    add(
+        store,
+        &internal,
+        &[
+            object(&source_id, "indicator", "2.1", "v1"),
+            object(&source_id, "indicator", "2.1", "v2"),
+        ],
+    )
+    .await;
+    let found = store
+        .internal_object(&source_id)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        found.map(|o| o.version),
+        Some("v2".to_owned()),
+        "newest internal version"
+    );
+
+    let derivative_id = format!("indicator--{}", uuid::Uuid::new_v4());
+    let released = object(&derivative_id, "indicator", "2.1", "d1");
+    // A partner's own collections are not internal.
+    add(
+        store,
+        &outbound,
+        &[object(
+            &format!("note--{}", uuid::Uuid::new_v4()),
+            "note",
+            "2.1",
+            "x",
+        )],
+    )
+    .await;
+
+    let release_id = format!("release--{}", uuid::Uuid::new_v4());
+    let mut record = crate::ReleaseRecord {
+        id: release_id.clone(),
+        party: name.clone(),
+        requester: "alice".to_owned(),
+        justification: "warn them".to_owned(),
+        state: crate::ReleaseState::PendingApproval,
+        policy_version: "sha256:00".to_owned(),
+        requested: vec![source_id.clone()],
+        decisions: serde_json::json!({"objects": []}),
+        outgoing: vec![released.clone()],
+        created_at: T0,
+        decided_at: None,
+        approvals: Vec::new(),
+    };
+    let pending = crate::ReleaseCommit {
+        record: record.clone(),
+        expected_state: None,
+        approval: None,
+        collection_id: None,
+        derivations: Vec::new(),
+    };
+    store
+        .commit_release(&pending, T0)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(
+        !exists(store, &outbound, &derivative_id).await,
+        "nothing is visible before the decision is final"
+    );
+
+    record.state = crate::ReleaseState::Released;
+    record.decided_at = Some(T0 + 1);
+    let approve = crate::ReleaseCommit {
+        record: record.clone(),
+        expected_state: Some(crate::ReleaseState::PendingApproval),
+        approval: Some(crate::Approval {
+            account: "bob".to_owned(),
+            approved_at: T0 + 1,
+        }),
+        collection_id: Some(outbound.clone()),
+        derivations: vec![crate::Derivation {
+            source_id: source_id.clone(),
+            derivative_id: derivative_id.clone(),
+        }],
+    };
+    let outcomes = store
+        .commit_release(&approve, T0 + 1)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(matches!(outcomes.as_slice(), [AddOutcome::Stored { .. }]));
+    assert!(exists(store, &outbound, &derivative_id).await);
+    // Approving twice loses: the row is no longer pending.
+    assert!(matches!(
+        store.commit_release(&approve, T0 + 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let read = store
+        .release(&release_id)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+        .unwrap_or_else(|| panic!("release stored"));
+    assert_eq!(read.state, crate::ReleaseState::Released);
+    assert_eq!(read.approvals.len(), 1);
+    assert_eq!(read.outgoing, vec![released.clone()]);
+    assert_eq!(read.requested, vec![source_id.clone()]);
+    let map = store
+        .derivations(&name)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        map,
+        vec![crate::Derivation {
+            source_id: source_id.clone(),
+            derivative_id: derivative_id.clone()
+        }]
+    );
+
+    // Same (id, version), other content: the whole commit is refused.
+    let mut clash = record.clone();
+    clash.id = format!("release--{}", uuid::Uuid::new_v4());
+    let mut other = released.clone();
+    other.raw.push(' ');
+    let extra_id = format!("indicator--{}", uuid::Uuid::new_v4());
+    clash.outgoing = vec![object(&extra_id, "indicator", "2.1", "e1"), other];
+    let refused = crate::ReleaseCommit {
+        record: clash.clone(),
+        expected_state: None,
+        approval: None,
+        collection_id: Some(outbound.clone()),
+        derivations: Vec::new(),
+    };
+    assert!(matches!(
+        store.commit_release(&refused, T0 + 3).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store
+            .release(&clash.id)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+            .is_none()
+    );
+    assert!(
+        !store
+            .object_exists(&outbound, &extra_id)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        "all or nothing"
+    );
+    // Identical content again is a no-op duplicate.
+    clash.outgoing = vec![released];
+    let again = crate::ReleaseCommit {
+        record: clash,
+        expected_state: None,
+        approval: None,
+        collection_id: Some(outbound),
+        derivations: Vec::new(),
+    };
+    let outcomes = store
+        .commit_release(&again, T0 + 4)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(outcomes, vec![AddOutcome::Duplicate]);
+}
+
+async fn exists(store: &dyn Store, collection: &str, id: &str) -> bool {
+    store
+        .object_exists(collection, id)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+}
