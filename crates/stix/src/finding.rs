@@ -70,3 +70,27 @@ impl fmt::Display for Finding {
         )
     }
 }
+
+/// Appends one object key to a JSON path in the form findings use: keys of
+/// letters, digits, `_` and `-` follow a dot (`$.a.b`), any other key is
+/// quoted (`$['a b']`) with `'` and `\\` escaped. The reader and the
+/// validator both write paths through this, so they read the same.
+pub(crate) fn push_path_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        out.push('.');
+        out.push_str(key);
+        return;
+    }
+    out.push_str("['");
+    for c in key.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("']");
+}

@@ -341,35 +341,13 @@ fn render_path<'s>(steps: impl Iterator<Item = &'s Step>) -> String {
     let mut out = String::from("$");
     for step in steps {
         match step {
-            Step::Key(key) if is_plain_key(key) => {
-                out.push('.');
-                out.push_str(key);
-            }
-            Step::Key(key) => {
-                out.push_str("['");
-                for c in key.chars() {
-                    if c == '\'' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push_str("']");
-            }
+            Step::Key(key) => crate::finding::push_path_key(&mut out, key),
             Step::Index(index) => {
                 let _ = write!(out, "[{index}]");
             }
         }
     }
     out
-}
-
-/// Same convention as the validator's paths: keys of letters, digits, `_`
-/// and `-` follow a dot, others are quoted.
-fn is_plain_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 struct ValueSeed<'c, 'l> {

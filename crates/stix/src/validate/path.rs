@@ -48,20 +48,7 @@ impl<'a> Path<'a> {
         for step in steps.iter().rev() {
             match step {
                 Step::Root => {}
-                Step::Key(key) if is_plain(key) => {
-                    out.push('.');
-                    out.push_str(key);
-                }
-                Step::Key(key) => {
-                    out.push_str("['");
-                    for c in key.chars() {
-                        if c == '\'' || c == '\\' {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push_str("']");
-                }
+                Step::Key(key) => crate::finding::push_path_key(&mut out, key),
                 Step::Index(index) => {
                     let _ = write!(out, "[{index}]");
                 }
@@ -69,14 +56,6 @@ impl<'a> Path<'a> {
         }
         out
     }
-}
-
-/// Keys that read unambiguously after a dot.
-fn is_plain(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
