@@ -35,9 +35,10 @@ pub use record::{
     canonical_json, commit, object_sha256, verify_commitment,
 };
 pub use tree::{
-    AppendOutcome, Frontier, MemoryLog, NodeId, NodeReader, consistency_proof,
-    consistency_proof_len, inclusion_proof, inclusion_proof_len, root, root_of_leaf_hashes,
-    verify_consistency, verify_inclusion,
+    AppendOutcome, Frontier, MemoryLog, NodeId, NodeMap, NodeReader, consistency_proof,
+    consistency_proof_len, consistency_proof_node_ids, inclusion_proof, inclusion_proof_len,
+    inclusion_proof_node_ids, root, root_node_ids, root_of_leaf_hashes, verify_consistency,
+    verify_inclusion,
 };
 pub use verify::{
     LeafProblem, VerifiedCheckpoint, VerifyError, verify_checkpoint, verify_checkpoint_consistency,

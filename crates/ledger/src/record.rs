@@ -8,8 +8,11 @@ use crate::{Error, Hash, leaf_hash};
 
 /// Version written in every record; bump on any change to the field set.
 pub const RECORD_VERSION: u32 = 1;
-/// Leaf size limit: tlog-tiles entry bundles use a 16-bit length prefix.
-pub const MAX_RECORD_BYTES: usize = 65_535;
+/// Leaf size limit. A record lists every object of its release (about 150 bytes
+/// each), so one of the largest releases (100,000 objects) must fit. RFC 6962 sets
+/// no limit; tlog-tiles entry bundles would (16-bit lengths), but tearline serves
+/// leaves through its own API, not as tiles.
+pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
 /// `previous` of the first record in a log.
 pub const GENESIS_PREVIOUS: Hash = Hash([0; 32]);
 
@@ -25,6 +28,9 @@ pub enum Outcome {
     Released,
     /// The request was refused; `objects` is empty.
     Refused,
+    /// Earlier released objects were withdrawn: `objects` are the new versions
+    /// (with `revoked: true`) written to the partner's collection.
+    Recalled,
 }
 
 /// One object written to the partner's collection by a release.

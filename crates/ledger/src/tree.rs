@@ -151,6 +151,79 @@ fn consistency_ranges(old: u64, new: u64) -> Vec<(u64, u64)> {
     out
 }
 
+/// The stored nodes that [`root`] and [`Frontier::load`] read for a tree of `size`.
+/// With [`inclusion_proof_node_ids`] and [`consistency_proof_node_ids`] this lets an
+/// async store fetch every node a query needs in one round trip and then answer it
+/// from a [`NodeMap`].
+pub fn root_node_ids(size: u64) -> Result<Vec<NodeId>, Error> {
+    check_size(size)?;
+    let mut ids = Vec::new();
+    perfect_parts(0, size, &mut ids);
+    Ok(ids)
+}
+
+/// The stored nodes that [`inclusion_proof`] reads.
+pub fn inclusion_proof_node_ids(index: u64, size: u64) -> Result<Vec<NodeId>, Error> {
+    check_size(size)?;
+    if index >= size {
+        return Err(Error::IndexOutOfRange { index, size });
+    }
+    Ok(ranges_node_ids(&inclusion_ranges(index, size)))
+}
+
+/// The stored nodes that [`consistency_proof`] reads.
+pub fn consistency_proof_node_ids(old: u64, new: u64) -> Result<Vec<NodeId>, Error> {
+    check_size(new)?;
+    if old > new {
+        return Err(Error::SizesOutOfOrder { old, new });
+    }
+    if old == 0 || old == new {
+        return Ok(Vec::new());
+    }
+    Ok(ranges_node_ids(&consistency_ranges(old, new)))
+}
+
+fn ranges_node_ids(ranges: &[(u64, u64)]) -> Vec<NodeId> {
+    let mut ids = Vec::new();
+    for &(lo, hi) in ranges {
+        perfect_parts(lo, hi, &mut ids);
+    }
+    ids
+}
+
+/// Nodes fetched ahead of time, answering as a [`NodeReader`].
+#[derive(Clone, Debug, Default)]
+pub struct NodeMap {
+    nodes: std::collections::HashMap<NodeId, Hash>,
+}
+
+impl NodeMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, id: NodeId, hash: Hash) {
+        self.nodes.insert(id, hash);
+    }
+}
+
+impl FromIterator<(NodeId, Hash)> for NodeMap {
+    fn from_iter<T: IntoIterator<Item = (NodeId, Hash)>>(iter: T) -> Self {
+        Self {
+            nodes: iter.into_iter().collect(),
+        }
+    }
+}
+
+impl NodeReader for NodeMap {
+    fn node(&self, id: NodeId) -> Result<Hash, NodeReadError> {
+        self.nodes.get(&id).copied().ok_or(NodeReadError::Missing {
+            level: id.level,
+            index: id.index,
+        })
+    }
+}
+
 fn check_size(size: u64) -> Result<(), Error> {
     if size > MAX_TREE_SIZE {
         return Err(Error::TreeTooLarge { size });

@@ -127,3 +127,52 @@ fn checkpoint_bodies_agree() {
         assert!(Checkpoint::parse(bad).is_err());
     }
 }
+
+/// Signatures: a checkpoint we sign verifies with Cloudflare's `signed_note`
+/// (a port of Go's `sumdb/note`), and a note it signs with our secret key text
+/// verifies with ours; both agree on key ids and signature bytes.
+#[test]
+fn signed_checkpoints_verify_with_the_independent_signed_note_crate() {
+    use signed_note::{Note as TheirNote, StandardSigner, StandardVerifier, VerifierList};
+
+    let key = ledger::SignerKey::from_seed(
+        "ledger.example.org/tl",
+        ledger::SignatureType::Ed25519,
+        [7; 32],
+    )
+    .unwrap();
+    let (log, _) = both_logs(13);
+    let body = Checkpoint::new("ledger.example.org/tl/city", 13, log.root())
+        .unwrap()
+        .to_body();
+    let ours = ledger::sign_note(&body, &[&key]).unwrap();
+
+    let verifier = StandardVerifier::new(&key.verifier().to_string()).unwrap();
+    let known = VerifierList::new(vec![Box::new(verifier.clone())]);
+    let parsed = TheirNote::from_bytes(ours.as_bytes()).unwrap();
+    let (verified, unverified) = parsed.verify(&known).unwrap();
+    assert_eq!(verified.len(), 1);
+    assert!(unverified.is_empty());
+    assert_eq!(verified[0].id(), key.key_id());
+    assert_eq!(parsed.text(), body.as_bytes());
+
+    // A byte changed in the body: both reject.
+    let forged = ours.replacen("\n13\n", "\n14\n", 1);
+    assert!(
+        TheirNote::from_bytes(forged.as_bytes())
+            .unwrap()
+            .verify(&known)
+            .is_err()
+    );
+    assert!(ledger::verify_checkpoint(&forged, &key.verifier(), &[]).is_err());
+
+    // Their signer, our verifier; Ed25519 is deterministic, so the notes are equal.
+    let signer = StandardSigner::new(&key.to_secret_text()).unwrap();
+    let mut theirs = TheirNote::new(body.as_bytes(), &[]).unwrap();
+    theirs.add_sigs(&[&signer]).unwrap();
+    let theirs = String::from_utf8(theirs.to_bytes()).unwrap();
+    assert_eq!(theirs, ours);
+    let checked = ledger::verify_checkpoint(&theirs, &key.verifier(), &[]).unwrap();
+    assert_eq!(checked.checkpoint.size(), 13);
+    assert_eq!(*checked.checkpoint.root(), log.root());
+}

@@ -116,3 +116,47 @@ fn proofs_for_old_sizes_come_from_the_current_store() {
     verify_inclusion(&leaves[123], 123, 300, &proof, &old_root).unwrap();
     assert!(proof.len() <= 9, "O(log n): {} hashes", proof.len());
 }
+
+/// An async store fetches exactly the announced node ids, then answers from a map:
+/// the answers must equal those computed straight from the full log.
+fn prefetched(log: &MemoryLog, ids: &[ledger::NodeId]) -> ledger::NodeMap {
+    use ledger::NodeReader;
+    let hashes = log.nodes(ids).unwrap();
+    ids.iter().copied().zip(hashes).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn announced_node_ids_are_enough(size in 1u64..1500, a in any::<u64>(), b in any::<u64>()) {
+        let (log, _) = log_of(size);
+        let index = a % size;
+        let old = b % (size + 1);
+
+        let ids = ledger::root_node_ids(size).unwrap();
+        prop_assert_eq!(root(size, &prefetched(&log, &ids)).unwrap(), root(size, &log).unwrap());
+        let frontier = Frontier::load(size, &prefetched(&log, &ids)).unwrap();
+        prop_assert_eq!(frontier.root(), log.root());
+
+        let ids = ledger::inclusion_proof_node_ids(index, size).unwrap();
+        prop_assert_eq!(
+            inclusion_proof(index, size, &prefetched(&log, &ids)).unwrap(),
+            inclusion_proof(index, size, &log).unwrap()
+        );
+
+        let ids = ledger::consistency_proof_node_ids(old, size).unwrap();
+        prop_assert_eq!(
+            consistency_proof(old, size, &prefetched(&log, &ids)).unwrap(),
+            consistency_proof(old, size, &log).unwrap()
+        );
+    }
+}
+
+#[test]
+fn missing_prefetched_node_is_an_error_not_a_wrong_answer() {
+    let (log, _) = log_of(10);
+    let mut ids = ledger::inclusion_proof_node_ids(3, 10).unwrap();
+    ids.pop();
+    assert!(inclusion_proof(3, 10, &prefetched(&log, &ids)).is_err());
+}

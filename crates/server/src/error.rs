@@ -32,12 +32,17 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database is unreachable or overloaded; the node itself is up
+    /// and recovers when the database does.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidArgument(message) => ApiError::BadRequest(message),
+            StoreError::Database(detail) => ApiError::Unavailable(detail),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -59,6 +64,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -92,6 +98,11 @@ impl ApiError {
                 "Internal server error",
                 "The server could not complete the request; it has been logged.".to_owned(),
             ),
+            ApiError::Unavailable(_) => (
+                "Service unavailable",
+                "The server cannot reach its database; nothing was changed. Retry shortly."
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -121,6 +132,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(CHALLENGE),
             );
+        }
+        if matches!(self, ApiError::Unavailable(_)) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

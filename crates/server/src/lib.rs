@@ -11,10 +11,13 @@ use stix::Limits;
 use stix::validate::Validator;
 use store::Store;
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod filters;
 pub mod ingest;
+pub mod ledger_api;
+pub mod ledger_ops;
 pub mod media;
 pub mod metrics;
 pub mod releases;
@@ -59,6 +62,9 @@ pub struct AppState {
     pub validator: Arc<Validator>,
     pub authenticator: Arc<auth::Authenticator>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Signs ledger checkpoints; `None` answers the ledger's signed
+    /// endpoints with an error (records and proofs still work).
+    pub ledger_signer: Option<ledger_ops::LogSigner>,
 }
 
 impl AppState {
@@ -69,6 +75,12 @@ impl AppState {
             validator: Arc::new(Validator::default()),
             authenticator: Arc::new(auth::Authenticator::new()),
             metrics: Arc::new(metrics::Metrics::new()),
+            ledger_signer: None,
         }
+    }
+
+    pub fn with_ledger_signer(mut self, signer: ledger_ops::LogSigner) -> Self {
+        self.ledger_signer = Some(signer);
+        self
     }
 }

@@ -20,7 +20,9 @@ use store::{
     ReleaseCommit, ReleaseRecord, ReleaseState, Role, Store, StoreError,
 };
 
+use crate::ledger_ops::{self, LedgerError};
 use crate::{ingest, timestamp};
+use ledger::Outcome as LedgerOutcome;
 
 /// Most objects one release may gather (requested plus referenced).
 pub const MAX_RELEASE_OBJECTS: usize = 100_000;
@@ -38,6 +40,8 @@ pub enum ReleaseError {
     Refused(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;
@@ -432,6 +436,19 @@ pub async fn request(
         approvals: Vec::new(),
     };
     let released = state == ReleaseState::Released;
+    let ledger = match state {
+        ReleaseState::Released => Some(ledger_ops::record_for(
+            &record,
+            LedgerOutcome::Released,
+            now,
+        )?),
+        ReleaseState::Denied => Some(ledger_ops::record_for(
+            &record,
+            LedgerOutcome::Refused,
+            now,
+        )?),
+        ReleaseState::PendingApproval => None,
+    };
     store
         .commit_release(
             &ReleaseCommit {
@@ -440,6 +457,7 @@ pub async fn request(
                 approval: None,
                 collection_id: released.then_some(outbound),
                 derivations: if released { derivations } else { Vec::new() },
+                ledger,
             },
             now,
         )
@@ -498,17 +516,21 @@ pub async fn approve(
         .collect();
     record.state = ReleaseState::Released;
     record.decided_at = Some(now);
+    let approval = Approval {
+        account: approver.to_owned(),
+        approved_at: now,
+    };
+    record.approvals.push(approval.clone());
+    let ledger = ledger_ops::record_for(&record, LedgerOutcome::Released, now)?;
     store
         .commit_release(
             &ReleaseCommit {
                 record: record.clone(),
                 expected_state: Some(ReleaseState::PendingApproval),
-                approval: Some(Approval {
-                    account: approver.to_owned(),
-                    approved_at: now,
-                }),
+                approval: Some(approval),
                 collection_id: party.outbound.clone(),
                 derivations,
+                ledger: Some(ledger),
             },
             now,
         )
@@ -523,7 +545,10 @@ pub async fn show(store: &dyn Store, release_id: &str) -> Result<Value> {
         .await?
         .ok_or_else(|| ReleaseError::NotFound(format!("release {release_id}")))?;
     let summary = summary(&record);
+    let ledger = store.ledger_leaf_of_release(&record.id).await?;
     Ok(json!({
+        "recall_of": record.decisions.get("recall_of").cloned(),
+        "ledger": ledger.map(|(party, index)| json!({"party": party, "index": index})),
         "release": record.id,
         "state": record.state,
         "party": record.party,
@@ -556,4 +581,160 @@ pub async fn explain(store: &dyn Store, release_id: &str) -> Result<Value> {
         map.insert("party".to_owned(), Value::String(record.party.clone()));
     }
     Ok(decisions)
+}
+
+/// STIX timestamp one millisecond after `stamp` (a `modified` value), so a
+/// new version always sorts after the one it replaces.
+fn after(stamp: &str) -> Option<String> {
+    let micros = timestamp::parse_taxii(stamp)?;
+    Some(stix_now(micros + 1_000))
+}
+
+/// Withdraws what a release sent: every object of it that may carry
+/// `revoked` (SDOs and SROs other than the shared release identity) gets a
+/// new version with `revoked: true` in the partner's collection, so a
+/// partner's TAXII client sees the withdrawal as an update. The recall is
+/// itself a release (state `released`, kind recall) with its own ledger
+/// record (outcome `recalled`). Only a releasing officer of the home party
+/// may recall; no second person is needed to reduce what a partner holds.
+pub async fn recall(
+    store: &dyn Store,
+    release_id: &str,
+    officer: &str,
+    justification: &str,
+    now: Micros,
+) -> Result<Summary> {
+    let original = store
+        .release(release_id)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("release {release_id}")))?;
+    let officer_account = account(store, officer).await?;
+    if officer_account.role != Role::ReleasingOfficer
+        || !is_home_account(store, &officer_account).await?
+    {
+        return Err(ReleaseError::Refused(format!(
+            "only a releasing officer of the home party may recall; {officer} is {}",
+            officer_account.role
+        )));
+    }
+    if justification.trim().is_empty() {
+        return Err(ReleaseError::Invalid(
+            "a justification is required".to_owned(),
+        ));
+    }
+    if original.state != ReleaseState::Released {
+        return Err(ReleaseError::Refused(format!(
+            "release {release_id} is {}; only a released release can be recalled",
+            original.state
+        )));
+    }
+    if original.decisions.get("recall_of").is_some() {
+        return Err(ReleaseError::Refused(format!(
+            "release {release_id} is itself a recall"
+        )));
+    }
+    let party = store
+        .party(&original.party)
+        .await?
+        .ok_or_else(|| ReleaseError::NotFound(format!("partner {}", original.party)))?;
+    let outbound = party.outbound.clone().ok_or_else(|| {
+        ReleaseError::Invalid(format!("partner {} has no outbound collection", party.name))
+    })?;
+    let identity = release_identity(store, now).await?;
+    let identity_id = identity.get("id").and_then(Value::as_str).unwrap_or("");
+    let validator = Validator::default();
+    let limits = Limits::default();
+    let now_stamp = stix_now(now);
+    let mut outgoing = Vec::new();
+    let mut revoked_ids = Vec::new();
+    let mut kept = Vec::new();
+    for sent in &original.outgoing {
+        let id = sent.object_id.as_str();
+        // Marking definitions and SCOs have no `revoked`; the release
+        // identity is shared by every release.
+        let revocable = sent.object_type != "marking-definition"
+            && id != identity_id
+            && serde_json::from_str::<Value>(&sent.raw)
+                .ok()
+                .is_some_and(|v| v.get("created").is_some() && v.get("modified").is_some());
+        if !revocable || revoked_ids.iter().any(|r| r == id) {
+            kept.push(json!({"object": id, "why": "cannot be revoked (no versions in STIX)"}));
+            continue;
+        }
+        let mut query = ObjectQuery::new(outbound.clone(), 1);
+        query.ids = vec![id.to_owned()];
+        let Some(latest) = store.query_objects(&query).await?.items.into_iter().last() else {
+            kept.push(json!({"object": id, "why": "no longer in the partner's collection"}));
+            continue;
+        };
+        let mut value: Value = serde_json::from_str(&latest.raw)
+            .map_err(|err| ReleaseError::Store(StoreError::Corrupt(format!("{id}: {err}"))))?;
+        if value.get("revoked") == Some(&Value::Bool(true)) {
+            kept.push(json!({"object": id, "why": "already revoked"}));
+            continue;
+        }
+        let modified = value
+            .get("modified")
+            .and_then(Value::as_str)
+            .and_then(after)
+            .filter(|next| next.as_str() > now_stamp.as_str())
+            .unwrap_or_else(|| now_stamp.clone());
+        if let Value::Object(map) = &mut value {
+            map.insert("revoked".to_owned(), Value::Bool(true));
+            map.insert("modified".to_owned(), Value::String(modified));
+        }
+        let prepared = ingest::prepare(&value.to_string(), &validator, &limits).map_err(|r| {
+            ReleaseError::Invalid(format!(
+                "the revoked {id} would not be valid: {}",
+                r.message
+            ))
+        })?;
+        revoked_ids.push(id.to_owned());
+        outgoing.push(prepared);
+    }
+    if outgoing.is_empty() {
+        return Err(ReleaseError::Refused(format!(
+            "release {release_id} sent nothing that can still be revoked"
+        )));
+    }
+    let policy = current_policy(store, now).await?;
+    let decisions = json!({
+        "policy_version": policy.version(),
+        "recall_of": release_id,
+        "objects": revoked_ids.iter().map(|id| json!({
+            "source": id, "outcome": "revoked", "sent_as": id,
+        })).collect::<Vec<_>>(),
+        "not_revoked": kept,
+        "needs_approval": false,
+        "derivations": [],
+    });
+    let record = ReleaseRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        party: party.name.clone(),
+        requester: officer.to_owned(),
+        justification: justification.to_owned(),
+        state: ReleaseState::Released,
+        policy_version: policy.version().to_owned(),
+        requested: revoked_ids,
+        decisions,
+        outgoing,
+        created_at: now,
+        decided_at: Some(now),
+        approvals: Vec::new(),
+    };
+    let ledger = ledger_ops::record_for(&record, LedgerOutcome::Recalled, now)?;
+    store
+        .commit_release(
+            &ReleaseCommit {
+                record: record.clone(),
+                expected_state: None,
+                approval: None,
+                collection_id: Some(outbound),
+                derivations: Vec::new(),
+                ledger: Some(ledger),
+            },
+            now,
+        )
+        .await?;
+    Ok(summary(&record))
 }

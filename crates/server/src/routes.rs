@@ -1,6 +1,7 @@
 //! URL layout and the middleware every request passes through:
 //! request id → trace span → metrics → authentication and Accept check →
-//! handler. Every TAXII path answers with and without its trailing slash
+//! handler (the release API under /api/v1 authenticates on its own, see
+//! [`crate::api`]). Every TAXII path answers with and without its trailing slash
 //! (taxii2-client polls `status/<id>` without one).
 
 use std::time::Instant;
@@ -17,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::handlers::{self, Caller};
 use crate::metrics::{EndpointLabels, RequestLabels};
-use crate::{AppState, media};
+use crate::{AppState, api, media};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -70,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // Merged after the TAXII layers: /api/v1 has its own
+        // authentication and JSON errors, and no TAXII Accept check.
+        .merge(api::router(state.clone()))
+        .merge(crate::ledger_api::router(state.clone()))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,

@@ -204,7 +204,11 @@ async fn world() -> World {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let app = server::router(AppState::new(store.clone(), Settings::default()));
+    let (signer, _) = server::ledger_ops::LogSigner::generate("ledger.test.example/tl")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = server::router(
+        AppState::new(store.clone(), Settings::default()).with_ledger_signer(signer),
+    );
     World {
         store,
         app,
@@ -385,6 +389,35 @@ async fn partner_responses_hold_no_canary_and_no_original_id() {
         paths.push(format!("{objects_path}{id}/versions/"));
         paths.push(format!("{objects_path}?match[id]={id}"));
     }
+    // The release API and the ledger, as far as a partner can reach them.
+    let ledger = "/api/v1/ledger";
+    for log in ["city", "other", "home", "nobody"] {
+        for tail in [
+            "checkpoint",
+            "records",
+            "records/0",
+            "records?start=0&limit=10",
+            "proof/inclusion?index=0",
+            "proof/consistency?old=0",
+            "internal/0",
+        ] {
+            paths.push(format!("{ledger}/logs/{log}/{tail}"));
+        }
+    }
+    paths.push(format!("{ledger}/key"));
+    paths.push(format!("{ledger}/logs"));
+    for api in [
+        "me",
+        "parties",
+        "markings",
+        "policy",
+        "parties/city",
+        "parties/other",
+    ] {
+        paths.push(format!("/api/v1/{api}"));
+    }
+    paths.push(format!("/api/v1/releases/{}", summary.release));
+    paths.push(format!("/api/v1/releases/{}/explanation", summary.release));
     let originals = [REPORT, CELL, TARGETS, USES, INFORMANT, HOME_ID, SOURCES];
     for path in &paths {
         let (_, body) = get(&w.app, path, &w.partner_auth).await;
@@ -401,7 +434,22 @@ async fn partner_responses_hold_no_canary_and_no_original_id() {
             !body.contains(&w.other_outbound),
             "another partner's collection at {path}"
         );
+        for internal in ["warn", "anna", "olaf", "\"other\"", "justification"] {
+            assert!(
+                !body.contains(internal),
+                "{internal} leaked at {path}: {body}"
+            );
+        }
     }
+    // The partner's own log is readable and records this release.
+    let (status, body) = get(
+        &w.app,
+        &format!("{ledger}/logs/city/records"),
+        &w.partner_auth,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&summary.release));
     // A guessed original id answers exactly like a missing one.
     let (guessed, _) = get(&w.app, &format!("{objects_path}{REPORT}/"), &w.partner_auth).await;
     let (missing, _) = get(

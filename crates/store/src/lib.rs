@@ -7,26 +7,83 @@
 //! value the caller passes in (microseconds since the Unix epoch), so the
 //! store never reads a clock.
 //!
-//! Backends: [`sqlite::SqliteStore`] (the embedded default). A PostgreSQL
-//! backend implements the same trait and must pass the same
-//! [`testing`] conformance suite. This crate is the only one with SQL in it.
+//! Backends: [`sqlite::SqliteStore`] (the embedded default) and
+//! [`postgres::PgStore`] (shared by several nodes); both pass the same
+//! [`testing`] conformance suite. [`open`] picks one from a [`Location`].
+//! This crate is the only one with SQL in it.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod cursor;
+pub mod ledger_rows;
+pub mod pg_cluster;
+pub mod postgres;
+mod postgres_ledger;
+mod postgres_release;
 pub mod release;
 pub mod sqlite;
+mod sqlite_ledger;
 mod sqlite_release;
 pub mod testing;
 
 pub use cursor::Cursor;
+pub use ledger_rows::{Cosignature, LedgerAppend, LedgerInternal, LedgerLeaf};
 pub use release::{
     Approval, Derivation, Designation, DispositionKind, MarkingDisposition, NewParty, Party,
     PolicyVersion, ReleaseCommit, ReleaseRecord, ReleaseState,
 };
+
+/// Where a store lives: `postgres://` or `postgresql://` URLs name a
+/// PostgreSQL database, anything else a SQLite file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(text: &str) -> Location {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Location::Postgres(text.to_owned())
+        } else {
+            Location::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+/// Shows a URL without its password, so a location can be logged.
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Location::Postgres(url) => f.write_str(&postgres::redact_password(url)),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Opens the store at `location` and applies pending migrations. `create`
+/// creates a missing SQLite file; a PostgreSQL database must exist already.
+pub async fn open(
+    location: &Location,
+    create: bool,
+    settings: &postgres::PgSettings,
+) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        Location::Sqlite(file) => Arc::new(sqlite::SqliteStore::open(file, create).await?),
+        Location::Postgres(url) => Arc::new(postgres::PgStore::open(url, settings).await?),
+    })
+}
 
 /// Microseconds since 1970-01-01T00:00:00Z.
 pub type Micros = i64;
@@ -299,6 +356,10 @@ pub struct StatusRecord {
 /// (admin commands run while the server does).
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
+    /// Closes the connections cleanly (a SQLite writer checkpoints its
+    /// WAL). Later calls fail; dropping the store without it is safe.
+    async fn close(&self) {}
+
     async fn create_api_root(&self, root: &ApiRoot, now: Micros) -> Result<()>;
     /// In a stable order (creation order).
     async fn api_roots(&self) -> Result<Vec<ApiRoot>>;
@@ -379,4 +440,29 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>>;
     /// The derivation map of one partner (internal).
     async fn derivations(&self, party: &str) -> Result<Vec<Derivation>>;
+
+    // --- Release ledger ---------------------------------------------------
+    // Appends happen only inside `commit_release` (`ReleaseCommit::ledger`).
+
+    /// Number of leaves in a partner's log (0 if it has none yet).
+    async fn ledger_size(&self, party: &str) -> Result<u64>;
+    /// Stored tree nodes of a partner's log, in the order asked; a missing
+    /// node is [`StoreError::Corrupt`].
+    async fn ledger_nodes(&self, party: &str, ids: &[ledger::NodeId]) -> Result<Vec<ledger::Hash>>;
+    /// Up to `limit` leaves from index `start`, in log order.
+    async fn ledger_leaves(&self, party: &str, start: u64, limit: usize)
+    -> Result<Vec<LedgerLeaf>>;
+    /// Indexes of the leaves that list an object with this SHA-256, ascending.
+    async fn ledger_leaves_with_object(
+        &self,
+        party: &str,
+        sha256: &ledger::Hash,
+    ) -> Result<Vec<u64>>;
+    /// The leaf that records a release, with its party.
+    async fn ledger_leaf_of_release(&self, release_id: &str) -> Result<Option<(String, u64)>>;
+    async fn ledger_internal(&self, party: &str, index: u64) -> Result<Option<LedgerInternal>>;
+    /// Stores (or replaces) a witness's cosignature of one checkpoint.
+    async fn add_cosignature(&self, cosignature: &Cosignature) -> Result<()>;
+    /// Cosignatures of the checkpoint of `size` leaves, by key.
+    async fn cosignatures(&self, party: &str, size: u64) -> Result<Vec<Cosignature>>;
 }

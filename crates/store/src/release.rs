@@ -166,6 +166,9 @@ pub struct ReleaseCommit {
     /// new state is `Released`.
     pub collection_id: Option<String>,
     pub derivations: Vec<Derivation>,
+    /// The ledger record of this decision, appended to the partner's log in
+    /// the same transaction (a final decision always has one).
+    pub ledger: Option<crate::LedgerAppend>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -762,4 +762,53 @@ impl Store for SqliteStore {
     async fn derivations(&self, party: &str) -> Result<Vec<Derivation>> {
         crate::sqlite_release::derivations(&self.pool, party).await
     }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
+
+    async fn ledger_size(&self, party: &str) -> Result<u64> {
+        crate::sqlite_ledger::size(&self.pool, party).await
+    }
+
+    async fn ledger_nodes(&self, party: &str, ids: &[ledger::NodeId]) -> Result<Vec<ledger::Hash>> {
+        crate::sqlite_ledger::nodes(&self.pool, party, ids).await
+    }
+
+    async fn ledger_leaves(
+        &self,
+        party: &str,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::LedgerLeaf>> {
+        crate::sqlite_ledger::leaves(&self.pool, party, start, limit).await
+    }
+
+    async fn ledger_leaves_with_object(
+        &self,
+        party: &str,
+        sha256: &ledger::Hash,
+    ) -> Result<Vec<u64>> {
+        crate::sqlite_ledger::leaves_with_object(&self.pool, party, sha256).await
+    }
+
+    async fn ledger_leaf_of_release(&self, release_id: &str) -> Result<Option<(String, u64)>> {
+        crate::sqlite_ledger::leaf_of_release(&self.pool, release_id).await
+    }
+
+    async fn ledger_internal(
+        &self,
+        party: &str,
+        index: u64,
+    ) -> Result<Option<crate::LedgerInternal>> {
+        crate::sqlite_ledger::internal(&self.pool, party, index).await
+    }
+
+    async fn add_cosignature(&self, cosignature: &crate::Cosignature) -> Result<()> {
+        crate::sqlite_ledger::add_cosignature(&self.pool, cosignature).await
+    }
+
+    async fn cosignatures(&self, party: &str, size: u64) -> Result<Vec<crate::Cosignature>> {
+        crate::sqlite_ledger::cosignatures(&self.pool, party, size).await
+    }
 }

@@ -350,6 +350,14 @@ pub(crate) async fn commit_release(
         .await
         .map_err(db_error)?;
     }
+    if let Some(append) = &commit.ledger {
+        if append.party != record.party || append.record.release_id != record.id {
+            return Err(StoreError::InvalidArgument(
+                "the ledger record belongs to another release".to_owned(),
+            ));
+        }
+        crate::sqlite_ledger::append_in_tx(&mut tx, append, now).await?;
+    }
     tx.commit().await.map_err(db_error)?;
     Ok(outcomes)
 }

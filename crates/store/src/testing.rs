@@ -27,6 +27,7 @@ pub async fn conformance(store: &dyn Store) {
     statuses(store).await;
     parties_markings_and_policies(store).await;
     release_commits(store).await;
+    ledger_logs(store).await;
 }
 
 /// A fresh API root with a unique name.
@@ -832,6 +833,7 @@ pub async fn release_commits(store: &dyn Store) {
         approval: None,
         collection_id: None,
         derivations: Vec::new(),
+        ledger: None,
     };
     store
         .commit_release(&pending, T0)
@@ -856,6 +858,7 @@ pub async fn release_commits(store: &dyn Store) {
             source_id: source_id.clone(),
             derivative_id: derivative_id.clone(),
         }],
+        ledger: Some(ledger_append(&name, &release_id, &[&derivative_id])),
     };
     let outcomes = store
         .commit_release(&approve, T0 + 1)
@@ -902,6 +905,7 @@ pub async fn release_commits(store: &dyn Store) {
         approval: None,
         collection_id: Some(outbound.clone()),
         derivations: Vec::new(),
+        ledger: Some(ledger_append(&name, &clash.id, &[&extra_id])),
     };
     assert!(matches!(
         store.commit_release(&refused, T0 + 3).await,
@@ -921,20 +925,249 @@ pub async fn release_commits(store: &dyn Store) {
             .unwrap_or_else(|err| panic!("{err}")),
         "all or nothing"
     );
+    assert_eq!(
+        store
+            .ledger_size(&name)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        1,
+        "no record without its release"
+    );
     // Identical content again is a no-op duplicate.
     clash.outgoing = vec![released];
+    let again_ledger = ledger_append(&name, &clash.id, &[&derivative_id]);
     let again = crate::ReleaseCommit {
         record: clash,
         expected_state: None,
         approval: None,
         collection_id: Some(outbound),
         derivations: Vec::new(),
+        ledger: Some(again_ledger),
     };
     let outcomes = store
         .commit_release(&again, T0 + 4)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(outcomes, vec![AddOutcome::Duplicate]);
+    let leaves = store
+        .ledger_leaves(&name, 0, 10)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(leaves.len(), 2);
+    assert_eq!(leaves[0].release_id, release_id);
+    let second = ledger::PublicRecord::from_leaf_bytes(&leaves[1].bytes)
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(second.sequence, 1);
+    assert_eq!(second.previous, leaves[0].leaf_hash, "records are chained");
+    assert_eq!(
+        store
+            .ledger_leaf_of_release(&release_id)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        Some((name.clone(), 0))
+    );
+    // The object hash was listed by both releases.
+    let sha = object_digest(&derivative_id);
+    assert_eq!(
+        store
+            .ledger_leaves_with_object(&name, &sha)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        vec![0, 1]
+    );
+}
+
+/// A ledger record for tests, listing `objects` with a digest derived from the id.
+pub fn ledger_append(party: &str, release_id: &str, objects: &[&str]) -> crate::LedgerAppend {
+    let internal = format!("{{\"release\":\"{release_id}\"}}").into_bytes();
+    let salt = [7u8; 32];
+    crate::LedgerAppend {
+        party: party.to_owned(),
+        record: ledger::PublicRecord {
+            version: ledger::RECORD_VERSION,
+            sequence: 0,
+            previous: ledger::GENESIS_PREVIOUS,
+            release_id: release_id.to_owned(),
+            time: "2024-01-01T00:00:00Z".to_owned(),
+            partner: party.to_owned(),
+            outcome: ledger::Outcome::Released,
+            policy_version_hash: ledger::Hash([1; 32]),
+            objects: objects
+                .iter()
+                .map(|id| ledger::ObjectDigest {
+                    id: (*id).to_owned(),
+                    modified: "2024-01-01T00:00:00.000Z".to_owned(),
+                    sha256: object_digest(id),
+                })
+                .collect(),
+            internal_commitment: ledger::commit(&salt, &internal),
+        },
+        internal,
+        salt,
+    }
+}
+
+fn object_digest(id: &str) -> ledger::Hash {
+    ledger::object_sha256(id.as_bytes())
+}
+
+/// Many appends to two logs: sizes, chaining, stored nodes that reproduce the
+/// roots and proofs of an in-memory log, lookups, internal records and
+/// cosignatures; a failed commit appends nothing.
+pub async fn ledger_logs(store: &dyn Store) {
+    let root = fresh_api_root(store).await;
+    let mut memory: Vec<ledger::MemoryLog> = Vec::new();
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let name = format!("partner-{}", uuid::Uuid::new_v4().simple());
+        store
+            .create_party(&new_party(&name, &root, false), T0)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        names.push(name);
+        memory.push(ledger::MemoryLog::new());
+    }
+    assert_eq!(
+        store
+            .ledger_size(&names[0])
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        0
+    );
+    for step in 0..37u64 {
+        let which = usize::from(step % 3 == 0);
+        let name = &names[which];
+        let release_id = format!("release--{}", uuid::Uuid::new_v4());
+        let object_id = format!("indicator--{}", uuid::Uuid::new_v4());
+        let record = crate::ReleaseRecord {
+            id: release_id.clone(),
+            party: name.clone(),
+            requester: "alice".to_owned(),
+            justification: "j".to_owned(),
+            state: crate::ReleaseState::Denied,
+            policy_version: "sha256:00".to_owned(),
+            requested: vec![object_id.clone()],
+            decisions: serde_json::json!({}),
+            outgoing: Vec::new(),
+            created_at: T0,
+            decided_at: Some(T0),
+            approvals: Vec::new(),
+        };
+        let commit = crate::ReleaseCommit {
+            record,
+            expected_state: None,
+            approval: None,
+            collection_id: None,
+            derivations: Vec::new(),
+            ledger: Some(ledger_append(name, &release_id, &[&object_id])),
+        };
+        store
+            .commit_release(&commit, T0 + i64::try_from(step).unwrap_or(0))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let size = store
+            .ledger_size(name)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let leaves = store
+            .ledger_leaves(name, size - 1, 1)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(leaves.len(), 1);
+        assert_eq!(leaves[0].leaf_hash, ledger::leaf_hash(&leaves[0].bytes));
+        memory[which]
+            .append_leaf_hashes(&[leaves[0].leaf_hash])
+            .unwrap_or_else(|err| panic!("{err}"));
+    }
+    for (name, log) in names.iter().zip(&memory) {
+        let size = store
+            .ledger_size(name)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(size, log.size());
+        let ids = ledger::root_node_ids(size).unwrap_or_else(|err| panic!("{err}"));
+        let hashes = store
+            .ledger_nodes(name, &ids)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let map: ledger::NodeMap = ids.into_iter().zip(hashes).collect();
+        assert_eq!(
+            ledger::root(size, &map).unwrap_or_else(|err| panic!("{err}")),
+            log.root()
+        );
+        for index in [0, size / 2, size - 1] {
+            let ids =
+                ledger::inclusion_proof_node_ids(index, size).unwrap_or_else(|err| panic!("{err}"));
+            let hashes = store
+                .ledger_nodes(name, &ids)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+            let map: ledger::NodeMap = ids.into_iter().zip(hashes).collect();
+            assert_eq!(
+                ledger::inclusion_proof(index, size, &map).unwrap_or_else(|err| panic!("{err}")),
+                ledger::inclusion_proof(index, size, log).unwrap_or_else(|err| panic!("{err}"))
+            );
+        }
+        let all = store
+            .ledger_leaves(name, 0, 1000)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let mut previous = ledger::GENESIS_PREVIOUS;
+        for (i, leaf) in all.iter().enumerate() {
+            let record = ledger::PublicRecord::from_leaf_bytes(&leaf.bytes)
+                .unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(record.sequence, i as u64);
+            assert_eq!(record.previous, previous);
+            previous = leaf.leaf_hash;
+            let internal = store
+                .ledger_internal(name, leaf.index)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"))
+                .unwrap_or_else(|| panic!("internal record of leaf {i}"));
+            assert!(ledger::verify_commitment(
+                &internal.salt,
+                &internal.internal,
+                &record.internal_commitment
+            ));
+        }
+    }
+    let missing = ledger::NodeId {
+        level: 0,
+        index: 10_000,
+    };
+    assert!(matches!(
+        store.ledger_nodes(&names[0], &[missing]).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    let cosignature = crate::Cosignature {
+        party: names[0].clone(),
+        size: 3,
+        key: "witness+01020304+AAAA".to_owned(),
+        line: "— witness AQIDBA==".to_owned(),
+        received_at: T0,
+    };
+    store
+        .add_cosignature(&cosignature)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    store
+        .add_cosignature(&cosignature)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        store
+            .cosignatures(&names[0], 3)
+            .await
+            .unwrap_or_else(|err| panic!("{err}")),
+        vec![cosignature]
+    );
+    assert!(
+        store
+            .cosignatures(&names[0], 4)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+            .is_empty()
+    );
 }
 
 async fn exists(store: &dyn Store, collection: &str, id: &str) -> bool {

@@ -3,12 +3,13 @@
 //! directory (SQLite WAL and a busy timeout).
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use store::{ApiRoot, NewAccount, NewCollection, Role, Store};
+use store::{ApiRoot, NewAccount, NewCollection, Role};
 
-use crate::config::{self, DATABASE_FILE, DataArgs};
+use crate::config::{self, DataArgs};
 
 /// The API root `init` creates.
 pub const DEFAULT_API_ROOT: &str = "api1";
@@ -20,40 +21,105 @@ pub struct InitArgs {
     /// Title of the first API root.
     #[arg(long, default_value = "tearline")]
     pub title: String,
+    /// Name of the release ledger's signing key: use a domain you control.
+    /// Each partner's log is named `<NAME>/<party>` in its checkpoints.
+    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_LEDGER_NAME)]
+    pub ledger_name: String,
+    /// Where to create the ledger signing key (default: `ledger.key` in the
+    /// data directory). Needed with --database and no --data.
+    #[arg(long, env = "TEARLINE_LEDGER_KEY", value_name = "FILE")]
+    pub ledger_key: Option<PathBuf>,
 }
 
-/// `tearline init`: creates the data directory, the database and the API
-/// root `/api1/`.
+/// `tearline init`: creates the data directory (or prepares an empty
+/// PostgreSQL database), the API root `/api1/` and the ledger signing key.
 pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
-    let (_, data) = args.data.resolve()?;
-    let database = data.join(DATABASE_FILE);
-    if database.exists() {
-        anyhow::bail!("{} is already initialised", data.display());
+    let (file, target) = args.data.resolve()?;
+    // Checked before anything is written, so a bad name leaves no half-made directory.
+    server::ledger_ops::LogSigner::generate(&args.ledger_name).with_context(|| {
+        format!(
+            "--ledger-name {:?}: use a name without spaces or '+', like example.org/ledger",
+            args.ledger_name
+        )
+    })?;
+    let key_path = match (
+        args.ledger_key.clone().or(file.ledger_key.clone()),
+        &target.data,
+    ) {
+        (Some(path), _) => path,
+        (None, Some(data)) => data.join(config::LEDGER_KEY_FILE),
+        (None, None) => anyhow::bail!(
+            "with --database and no --data, pass --ledger-key FILE: where to create the ledger \
+             signing key (every node needs it)"
+        ),
+    };
+    if key_path.exists() {
+        anyhow::bail!(
+            "{} already exists; tearline will not replace a ledger key",
+            key_path.display()
+        );
     }
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("creating the data directory {}", data.display()))?;
+    let location = target.location()?;
+    let described = target.describe();
+    if let store::Location::Sqlite(database) = &location {
+        if database.exists() {
+            anyhow::bail!("{described} is already initialised");
+        }
+        if let Some(data) = &target.data {
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("creating the data directory {}", data.display()))?;
+        }
+    }
     config::block_on(async {
-        let store = store::sqlite::SqliteStore::open(&database, true)
+        let store = store::open(&location, true, &target.postgres)
             .await
-            .with_context(|| format!("creating {}", database.display()))?;
-        store
-            .create_api_root(
-                &ApiRoot {
-                    name: DEFAULT_API_ROOT.to_owned(),
-                    title: args.title.clone(),
-                    description: None,
-                },
-                config::now_micros(),
-            )
-            .await?;
+            .with_context(|| format!("creating the store at {described}"))?;
+        let result = async {
+            if !store.api_roots().await?.is_empty() {
+                anyhow::bail!("{described} is already initialised");
+            }
+            store
+                .create_api_root(
+                    &ApiRoot {
+                        name: DEFAULT_API_ROOT.to_owned(),
+                        title: args.title.clone(),
+                        description: None,
+                    },
+                    config::now_micros(),
+                )
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        store.close().await;
+        result
+    })??;
+    let verifier = config::create_ledger_key(&key_path, &args.ledger_name)?;
+    println!(
+        "initialised {described} (API root /{DEFAULT_API_ROOT}/)\nledger key: {} (keep it \
+         secret; every node needs it)\nledger verifier key: {verifier}",
+        key_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tearline migrate`: brings the database schema up to date (both
+/// backends); safe to run again and while nodes run.
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let (_, target) = args.data.resolve()?;
+    config::block_on(async {
+        let store = config::open_store(&target).await?;
         store.close().await;
         anyhow::Ok(())
     })??;
-    println!(
-        "initialised {} (API root /{DEFAULT_API_ROOT}/)",
-        data.display()
-    );
+    println!("{} is up to date", target.describe());
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]

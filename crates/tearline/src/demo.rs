@@ -342,7 +342,11 @@ async fn demo(data: PathBuf, serve: bool, kept: bool) -> anyhow::Result<()> {
     step("6. The partner's view, read over TAXII with its own credentials");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let state = AppState::new(store.clone(), Settings::default());
+    let key_path = data.join(crate::config::LEDGER_KEY_FILE);
+    let verifier_key =
+        crate::config::create_ledger_key(&key_path, "demo.northland.example/ledger")?;
+    let signer = crate::config::load_ledger_signer(Some(&data), None)?;
+    let state = AppState::new(store.clone(), Settings::default()).with_ledger_signer(signer);
     let app = server::router(state);
     let server_task = tokio::spawn(async move { axum::serve(listener, app).await });
     let base = format!("http://{address}");
@@ -395,10 +399,63 @@ async fn demo(data: PathBuf, serve: bool, kept: bool) -> anyhow::Result<()> {
         "checked: no informant, no source detail, no home ids in anything the partner can read"
     );
 
+    step("7. The ledger: what the partner can prove it was given");
+    let log_path = format!("/api/v1/ledger/logs/{PARTNER}");
+    let checkpoint = get_text(address, &format!("{log_path}/checkpoint"), PARTNER_ACCOUNT).await?;
+    println!("GET {base}{log_path}/checkpoint as {}:", PARTNER_ACCOUNT.0);
+    for line in checkpoint.lines() {
+        println!("  {line}");
+    }
+    let records: Value = serde_json::from_str(
+        &get_text(address, &format!("{log_path}/records"), PARTNER_ACCOUNT).await?,
+    )
+    .context("the records answer is not JSON")?;
+    let leaves: Vec<Vec<u8>> = records["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| ledger::canonical_json(&entry["record"]))
+        .collect::<Result<_, _>>()?;
+    let verified = ledger::verify_log(&leaves, &checkpoint, &verifier_key, None)
+        .map_err(|err| anyhow::anyhow!("demo check failed: the ledger does not verify: {err}"))?;
+    println!(
+        "verified offline with the key {verifier_key}: {} record(s) produce the signed root",
+        verified.checkpoint.size()
+    );
+    if let Some(report) = received.iter().find(|o| o["type"] == "report") {
+        let sha = ledger::object_sha256(&stix::canonical::to_canonical_bytes(report)?).to_hex();
+        let path = format!("{log_path}/proof/inclusion?object_sha256={sha}");
+        let proof: Value = serde_json::from_str(&get_text(address, &path, PARTNER_ACCOUNT).await?)?;
+        let leaf = ledger::Hash::from_hex(proof["leaf_hash"].as_str().unwrap_or_default())?;
+        let path_hashes = proof["proof"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| ledger::Hash::from_hex(h.as_str().unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        ledger::verify_inclusion(
+            &leaf,
+            proof["index"].as_u64().unwrap_or(u64::MAX),
+            verified.checkpoint.size(),
+            &path_hashes,
+            verified.checkpoint.root(),
+        )?;
+        println!(
+            "the report it received (sha256 {}…) is in leaf {}, proven against that checkpoint",
+            sha.get(..16).unwrap_or(&sha),
+            proof["index"]
+        );
+    }
+
     step("Explore");
     println!("TAXII discovery: {base}/taxii2/");
     println!("partner objects: {base}{objects_path}");
     println!("partner inbound: {base}/{DEFAULT_API_ROOT}/collections/{inbound}/objects/");
+    println!("partner ledger:  {base}/api/v1/ledger/logs/{PARTNER}/checkpoint (and /records)");
+    println!(
+        "release API:     {base}/api/v1/releases/{}",
+        requested.release
+    );
     println!("credentials (HTTP Basic):");
     for (name, password) in [PARTNER_ACCOUNT, ANALYST, OFFICER] {
         println!("  {name} / {password}");
@@ -462,11 +519,16 @@ fn side_by_side(
 
 /// A minimal HTTP/1.1 GET over the loopback socket; the demo needs no more
 /// than that and no client library.
-async fn get(
+async fn get(address: SocketAddr, path: &str, account: (&str, &str)) -> anyhow::Result<Value> {
+    let body = get_text(address, path, account).await?;
+    serde_json::from_str(&body).context("the response is not JSON")
+}
+
+async fn get_text(
     address: SocketAddr,
     path: &str,
     (user, password): (&str, &str),
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<String> {
     let mut stream = tokio::net::TcpStream::connect(address).await?;
     let credentials =
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -484,15 +546,14 @@ async fn get(
         "GET {path}: {}",
         head.lines().next().unwrap_or("")
     );
-    let body = if head
+    if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(body)?
+        dechunk(body)
     } else {
-        body.to_owned()
-    };
-    serde_json::from_str(&body).context("the response is not JSON")
+        Ok(body.to_owned())
+    }
 }
 
 fn dechunk(mut body: &str) -> anyhow::Result<String> {

@@ -10,6 +10,7 @@ mod admin_cmds;
 mod config;
 mod demo;
 mod import_cmd;
+mod ledger_cmd;
 mod party_cmd;
 mod pattern_cmd;
 mod policy_cmd;
@@ -34,8 +35,11 @@ enum Command {
     /// Check STIX patterns and match them against observed data.
     #[command(subcommand)]
     Pattern(pattern_cmd::Command),
-    /// Create a data directory: the database and the API root /api1/.
+    /// Create a data directory (or prepare an empty PostgreSQL database):
+    /// the schema, the API root /api1/ and the ledger signing key.
     Init(admin_cmds::InitArgs),
+    /// Bring a database's schema up to date (SQLite or PostgreSQL).
+    Migrate(admin_cmds::MigrateArgs),
     /// Manage TAXII collections.
     #[command(subcommand)]
     Collection(admin_cmds::CollectionCommand),
@@ -61,6 +65,10 @@ enum Command {
     /// Request, approve, show and explain releases to partners.
     #[command(subcommand)]
     Release(release_cmd::ReleaseCommand),
+    /// The release ledger: keys, signed checkpoints, records, proofs, and
+    /// the offline verifier.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
     /// Show a whole need-to-know exchange on this machine in under a minute.
     Demo(demo::Args),
 }
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(args),
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Init(args) => admin_cmds::init(args),
+        Command::Migrate(args) => admin_cmds::migrate(args),
         Command::Collection(cmd) => admin_cmds::collection(cmd),
         Command::Account(cmd) => admin_cmds::account(cmd),
         Command::Token(cmd) => admin_cmds::token(cmd),
@@ -80,6 +89,7 @@ fn main() -> ExitCode {
         Command::Marking(cmd) => party_cmd::marking(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Release(cmd) => release_cmd::run(cmd),
+        Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
-use store::{Designation, DispositionKind, MarkingDisposition, NewParty, Store};
+use store::{Designation, DispositionKind, MarkingDisposition, NewParty};
 
 use crate::admin_cmds::DEFAULT_API_ROOT;
 use crate::config::{self, DataArgs};

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use release::policy::Policy;
 use serde_json::json;
-use store::Store;
 
 use crate::config::{self, DataArgs};
 
@@ -53,7 +52,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             let version = config::block_on(async {
                 let store = config::open_store(&data).await?;
                 let version =
-                    server::releases::load_policy(&store, &text, config::now_micros()).await;
+                    server::releases::load_policy(&*store, &text, config::now_micros()).await;
                 store.close().await;
                 anyhow::Ok(version)
             })??;
@@ -72,7 +71,8 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             let (_, data) = data.resolve()?;
             let policy = config::block_on(async {
                 let store = config::open_store(&data).await?;
-                let policy = server::releases::current_policy(&store, config::now_micros()).await?;
+                let policy =
+                    server::releases::current_policy(&*store, config::now_micros()).await?;
                 let current = store.current_policy().await?;
                 store.close().await;
                 anyhow::Ok((policy.version().to_owned(), current))

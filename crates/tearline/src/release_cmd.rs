@@ -15,6 +15,9 @@ pub enum ReleaseCommand {
     /// Approve a pending release (a releasing officer other than the
     /// requester).
     Approve(ApproveArgs),
+    /// Withdraw what a release sent: its objects get a new version with
+    /// `revoked: true` in the partner's collection (a releasing officer).
+    Recall(RecallArgs),
     /// Print a release: state, objects, reasons, approvals.
     Show(ShowArgs),
     /// Print every decision of a release with the policy ids behind it.
@@ -48,6 +51,17 @@ pub struct ApproveArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RecallArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long = "as", value_name = "ACCOUNT")]
+    pub account: String,
+    pub release: String,
+    #[arg(long)]
+    pub justification: String,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -72,6 +86,7 @@ pub fn run(command: ReleaseCommand) -> anyhow::Result<ExitCode> {
     let data = match &command {
         ReleaseCommand::Request(args) => &args.data,
         ReleaseCommand::Approve(args) => &args.data,
+        ReleaseCommand::Recall(args) => &args.data,
         ReleaseCommand::Show(args) | ReleaseCommand::Explain(args) => &args.data,
     };
     let (_, data) = data.resolve()?;
@@ -80,7 +95,7 @@ pub fn run(command: ReleaseCommand) -> anyhow::Result<ExitCode> {
         let now = config::now_micros();
         let result = match &command {
             ReleaseCommand::Request(args) => releases::request(
-                &store,
+                &*store,
                 &args.account,
                 &args.to,
                 &args.objects,
@@ -92,14 +107,25 @@ pub fn run(command: ReleaseCommand) -> anyhow::Result<ExitCode> {
                 serde_json::to_value(s).map_err(|e| ReleaseError::Invalid(e.to_string()))
             }),
             ReleaseCommand::Approve(args) => {
-                releases::approve(&store, &args.release, &args.account, now)
+                releases::approve(&*store, &args.release, &args.account, now)
                     .await
                     .and_then(|s| {
                         serde_json::to_value(s).map_err(|e| ReleaseError::Invalid(e.to_string()))
                     })
             }
-            ReleaseCommand::Show(args) => releases::show(&store, &args.release).await,
-            ReleaseCommand::Explain(args) => releases::explain(&store, &args.release).await,
+            ReleaseCommand::Recall(args) => releases::recall(
+                &*store,
+                &args.release,
+                &args.account,
+                &args.justification,
+                now,
+            )
+            .await
+            .and_then(|s| {
+                serde_json::to_value(s).map_err(|e| ReleaseError::Invalid(e.to_string()))
+            }),
+            ReleaseCommand::Show(args) => releases::show(&*store, &args.release).await,
+            ReleaseCommand::Explain(args) => releases::explain(&*store, &args.release).await,
         };
         store.close().await;
         anyhow::Ok(result)

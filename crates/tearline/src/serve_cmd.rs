@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use server::{AppState, Settings};
@@ -49,6 +48,10 @@ pub struct Args {
     /// Log format: `text` or `json`. Filter with RUST_LOG (default info).
     #[arg(long, env = "TEARLINE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// The ledger signing key, when not the data directory's `ledger.key`
+    /// (several nodes share one key file). Config key: `ledger_key`.
+    #[arg(long, env = "TEARLINE_LEDGER_KEY", value_name = "FILE")]
+    pub ledger_key: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -105,11 +108,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(size) = file.default_page_size {
         settings.default_page_size = size;
     }
+    let signer = config::load_ledger_signer(
+        data.data.as_deref(),
+        args.ledger_key.as_deref().or(file.ledger_key.as_deref()),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(data, listen, metrics_listen, tls, settings))?;
+    runtime.block_on(serve(data, listen, metrics_listen, tls, settings, signer))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -128,14 +135,15 @@ fn init_logging(format: Option<&str>) -> anyhow::Result<()> {
 }
 
 async fn serve(
-    data: PathBuf,
+    data: config::Target,
     listen: SocketAddr,
     metrics_listen: Option<SocketAddr>,
     tls: Option<(PathBuf, PathBuf)>,
     settings: Settings,
+    signer: server::ledger_ops::LogSigner,
 ) -> anyhow::Result<()> {
     let store = config::open_store(&data).await?;
-    let state = AppState::new(Arc::new(store), settings);
+    let state = AppState::new(store, settings).with_ledger_signer(signer);
     let app = server::router(state.clone());
 
     if let Some(address) = metrics_listen {
