@@ -6,6 +6,7 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -144,13 +145,22 @@ async fn logs(
     Ok(axum::Json(json!({ "logs": out })).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointQuery {
+    size: Option<u64>,
+}
+
 async fn checkpoint(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
     Path(party): Path<String>,
+    query: Result<Query<CheckpointQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
-    let note = ledger_ops::checkpoint(state.store.as_ref(), signer(&state)?, &party).await?;
+    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let note =
+        ledger_ops::checkpoint(state.store.as_ref(), signer(&state)?, &party, query.size).await?;
     Ok(text(note))
 }
 
@@ -165,7 +175,7 @@ async fn records(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
     Path(party): Path<String>,
-    query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<RecordsQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
@@ -186,8 +196,9 @@ async fn records(
 async fn record(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
-    Path((party, index)): Path<(String, u64)>,
+    path: Result<Path<(String, u64)>, PathRejection>,
 ) -> Result<Response, Error> {
+    let Path((party, index)) = path.map_err(|e| Error::BadRequest(e.body_text()))?;
     reader.may_read(&state, &party).await?;
     let leaf = ledger_ops::leaves(state.store.as_ref(), &party, index, 1)
         .await?
@@ -217,7 +228,7 @@ async fn inclusion(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
     Path(party): Path<String>,
-    query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
@@ -247,7 +258,7 @@ async fn consistency(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
     Path(party): Path<String>,
-    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
@@ -283,6 +294,7 @@ async fn cosign(
         state.store.as_ref(),
         signer(&state)?,
         &party,
+        &reader.0.name,
         &body.key,
         &body.checkpoint,
         crate::timestamp::now_micros(),
@@ -298,8 +310,9 @@ async fn cosign(
 async fn internal(
     State(state): State<AppState>,
     Extension(reader): Extension<Reader>,
-    Path((party, index)): Path<(String, u64)>,
+    path: Result<Path<(String, u64)>, PathRejection>,
 ) -> Result<Response, Error> {
+    let Path((party, index)) = path.map_err(|e| Error::BadRequest(e.body_text()))?;
     reader.may_read(&state, &party).await?;
     if reader.0.role != Role::Auditor {
         // Partners must not learn that this path exists.

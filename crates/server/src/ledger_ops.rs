@@ -19,6 +19,14 @@ use crate::timestamp;
 
 /// Most leaves one `records` call returns.
 pub const MAX_LEAVES_PER_PAGE: usize = 1_000;
+/// Most record bytes one `records` page holds (a page always holds at least
+/// one record), so a partner cannot make a node buffer 1,000 large records.
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Most cosignatures served with one checkpoint (the signed-note limit is
+/// 100 signatures, the log's own included).
+pub const MAX_COSIGNATURES: usize = 50;
+/// Where the store remembers which key signs its logs.
+const VERIFIER_SETTING: &str = "ledger-verifier-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -67,6 +75,41 @@ impl LogSigner {
 
     pub fn origin(&self, party: &str) -> String {
         format!("{}/{party}", self.key.name())
+    }
+}
+
+/// Ties the signing key to the store: the first key used is recorded, and
+/// any other key (a wrong file on one node, a restore with the wrong key) is
+/// refused, so no partner log is ever signed by two keys.
+pub async fn bind_signer(store: &dyn Store, signer: &LogSigner) -> Result<()> {
+    let ours = signer.verifier().to_string();
+    let recorded = store.release_setting(VERIFIER_SETTING, &ours).await?;
+    if recorded == ours {
+        Ok(())
+    } else {
+        Err(LedgerError::Invalid(format!(
+            "this database's ledger is signed by {recorded}, but the ledger key file holds \
+             {ours}; give every node the same key file (--ledger-key)"
+        )))
+    }
+}
+
+/// Partner names become part of their log's origin line, so they are
+/// limited to what a signed-note key name may hold and more: ASCII letters,
+/// digits, `.`, `_` and `-`, at most 100 characters.
+pub fn check_partner_name(name: &str) -> Result<()> {
+    let fine = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if fine {
+        Ok(())
+    } else {
+        Err(LedgerError::Invalid(format!(
+            "partner name {name:?}: use 1 to 100 ASCII letters, digits, '.', '_' or '-' \
+             (it names the partner's ledger)"
+        )))
     }
 }
 
@@ -157,19 +200,31 @@ async fn known_party(store: &dyn Store, party: &str) -> Result<()> {
     }
 }
 
-/// The signed checkpoint of a partner's log at its current size, with every
-/// cosignature received for that size: the C2SP signed note, byte for byte.
-pub async fn checkpoint(store: &dyn Store, signer: &LogSigner, party: &str) -> Result<String> {
+/// The signed checkpoint of a partner's log at its current size (or at an
+/// earlier `size`, which stays provable), with the cosignatures received
+/// for that size: the C2SP signed note, byte for byte.
+pub async fn checkpoint(
+    store: &dyn Store,
+    signer: &LogSigner,
+    party: &str,
+    size: Option<u64>,
+) -> Result<String> {
     known_party(store, party).await?;
-    let size = store.ledger_size(party).await?;
+    let size = resolve_size(size, store.ledger_size(party).await?)?;
     let body =
         Checkpoint::new(&signer.origin(party), size, root(store, party, size).await?)?.to_body();
     let mut note = Note::new(&body)?;
     note.add_signature(signer.key.sign(&body)?)?;
+    let mut added = 0;
     for cosignature in store.cosignatures(party, size).await? {
+        if added == MAX_COSIGNATURES {
+            break;
+        }
         // A stored line that no longer parses is skipped, not served broken.
-        if let Ok(line) = NoteSignature::parse_line(&cosignature.line) {
-            note.add_signature(line)?;
+        if let Ok(line) = NoteSignature::parse_line(&cosignature.line)
+            && note.add_signature(line).is_ok()
+        {
+            added += 1;
         }
     }
     Ok(note.to_text()?)
@@ -183,26 +238,40 @@ pub async fn leaves(
     limit: usize,
 ) -> Result<Vec<LedgerLeaf>> {
     known_party(store, party).await?;
-    Ok(store
+    let mut page = store
         .ledger_leaves(party, start, limit.clamp(1, MAX_LEAVES_PER_PAGE))
-        .await?)
+        .await?;
+    let mut bytes = 0usize;
+    let keep = page
+        .iter()
+        .take_while(|leaf| {
+            bytes = bytes.saturating_add(leaf.bytes.len());
+            bytes <= MAX_PAGE_BYTES
+        })
+        .count()
+        .max(1);
+    page.truncate(keep);
+    Ok(page)
 }
 
 /// Every leaf of a partner's log, in order.
 pub async fn all_leaves(store: &dyn Store, party: &str) -> Result<Vec<LedgerLeaf>> {
     known_party(store, party).await?;
+    let size = store.ledger_size(party).await?;
     let mut out = Vec::new();
-    loop {
-        let start = out.len() as u64;
+    while (out.len() as u64) < size {
         let page = store
-            .ledger_leaves(party, start, MAX_LEAVES_PER_PAGE)
+            .ledger_leaves(party, out.len() as u64, MAX_LEAVES_PER_PAGE)
             .await?;
-        let done = page.len() < MAX_LEAVES_PER_PAGE;
-        out.extend(page);
-        if done {
-            return Ok(out);
+        if page.is_empty() {
+            return Err(LedgerError::Store(StoreError::Corrupt(format!(
+                "the ledger of {party} has {size} leaves but leaf {} is missing",
+                out.len()
+            ))));
         }
+        out.extend(page);
     }
+    Ok(out)
 }
 
 /// JSON form of a leaf: `{"index", "leaf_hash", "record"}`.
@@ -311,6 +380,7 @@ pub async fn add_cosignature(
     store: &dyn Store,
     signer: &LogSigner,
     party: &str,
+    account: &str,
     witness_key: &str,
     note: &str,
     now: Micros,
@@ -366,6 +436,7 @@ pub async fn add_cosignature(
         .add_cosignature(&Cosignature {
             party: party.to_owned(),
             size,
+            account: account.to_owned(),
             key: witness.to_string(),
             line: line.trim_end_matches('\n').to_owned(),
             received_at: now,

@@ -145,6 +145,33 @@ fn party_facts(party: &Party, now: Micros) -> PartyFacts {
     }
 }
 
+/// A digest of everything a plan depends on besides the objects: the
+/// policy version, every marking disposition, and the partner's facts on
+/// the day. Approval compares it with the request's.
+fn rules_fingerprint(
+    policy_version: &str,
+    dispositions: &[store::MarkingDisposition],
+    facts: &PartyFacts,
+) -> String {
+    let mut dispositions: Vec<Value> = dispositions
+        .iter()
+        .map(|d| {
+            let mut to = d.release_to.clone();
+            to.sort();
+            json!([d.marking_id, d.kind.as_str(), to])
+        })
+        .collect();
+    dispositions.sort_by_key(|value| value.to_string());
+    let facts = json!({
+        "name": facts.name,
+        "country": facts.country,
+        "groups": facts.groups,
+        "designations": facts.designations,
+    });
+    let text = json!([policy_version, dispositions, facts]).to_string();
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
 /// Every reference worth following to gather what a requested object
 /// needs: not its creator (that is the home party) and not its markings
 /// (they are carried separately).
@@ -331,9 +358,13 @@ pub async fn request(
             held_markings.insert(id, value);
         }
     }
-    let dispositions: BTreeMap<String, Disposition> = store
-        .marking_dispositions()
-        .await?
+    let stored_dispositions = store.marking_dispositions().await?;
+    let rules = rules_fingerprint(
+        policy.version(),
+        &stored_dispositions,
+        &party_facts(&party, now),
+    );
+    let dispositions: BTreeMap<String, Disposition> = stored_dispositions
         .into_iter()
         .map(|d| {
             let disposition = match d.kind {
@@ -416,6 +447,7 @@ pub async fn request(
         .collect();
     let decisions = json!({
         "policy_version": policy.version(),
+        "rules": rules,
         "objects": plan.decisions,
         "markings": plan.markings,
         "needs_approval": plan.needs_approval,
@@ -501,6 +533,27 @@ pub async fn approve(
         .party(&record.party)
         .await?
         .ok_or_else(|| ReleaseError::NotFound(format!("partner {}", record.party)))?;
+    if party.outbound.is_none() {
+        return Err(ReleaseError::Invalid(format!(
+            "partner {} has no outbound collection",
+            party.name
+        )));
+    }
+    // The plan was made under the rules of the request. If the policy, a
+    // marking's disposition or the partner's designations changed since,
+    // the plan may release what the rules now withhold: ask again.
+    let current = current_policy(store, now).await?;
+    let rules = rules_fingerprint(
+        current.version(),
+        &store.marking_dispositions().await?,
+        &party_facts(&party, now),
+    );
+    if record.decisions.get("rules").and_then(Value::as_str) != Some(rules.as_str()) {
+        return Err(ReleaseError::Refused(format!(
+            "the policy, a marking disposition or the partner's designations changed since \
+             release {release_id} was requested; request it again"
+        )));
+    }
     let derivations: Vec<Derivation> = record
         .decisions
         .get("derivations")

@@ -282,7 +282,8 @@ async fn witnesses_cosign_checkpoints() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.signatures.len(), 2);
     assert_eq!(verified.signatures[1].timestamp, Some(1_795_000_000));
-    // A new release moves the log on; the old cosignature stays with its size.
+    // A new release moves the log on; the old cosignature stays with its
+    // size, which can still be fetched.
     release_to(&world, "city").await;
     let next = get(&world, &format!("{P}/logs/city/checkpoint"), "city-bot")
         .await
@@ -290,6 +291,135 @@ async fn witnesses_cosign_checkpoints() {
     let verified = ledger::verify_checkpoint(&next, &key, &[witness.verifier()])
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.signatures.len(), 1);
+    let old = get(
+        &world,
+        &format!("{P}/logs/city/checkpoint?size=1"),
+        "city-bot",
+    )
+    .await
+    .text;
+    assert_eq!(old, served, "an earlier checkpoint, with its cosignature");
+    let future = get(
+        &world,
+        &format!("{P}/logs/city/checkpoint?size=9"),
+        "city-bot",
+    )
+    .await;
+    assert_eq!(future.status, StatusCode::BAD_REQUEST);
+
+    // One cosignature per account and size: posting again with another key
+    // replaces the account's own, so many keys cannot crowd the checkpoint.
+    let next_body = ledger::verify_checkpoint(&next, &key, &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .checkpoint
+        .to_body();
+    for n in 0..3 {
+        let other = SignerKey::generate(
+            &format!("city.example/witness-{n}"),
+            SignatureType::CosignatureV1,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut note = ledger::Note::parse(&next).unwrap_or_else(|e| panic!("{e}"));
+        note.add_signature(
+            other
+                .cosign(&next_body, 1_795_000_100)
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let body = json!({
+            "key": other.verifier().to_string(),
+            "checkpoint": note.to_text().unwrap_or_default(),
+        });
+        let answer = call(
+            &world.app,
+            "POST",
+            &format!("{P}/logs/city/cosignatures"),
+            Some(world.bearer("city-bot")),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    }
+    let crowded = get(&world, &format!("{P}/logs/city/checkpoint"), "city-bot")
+        .await
+        .text;
+    let lines = crowded
+        .lines()
+        .filter(|l| l.starts_with('\u{2014}'))
+        .count();
+    assert_eq!(
+        lines, 2,
+        "the log's signature and city-bot's latest cosignature: {crowded}"
+    );
+}
+
+#[tokio::test]
+async fn approval_is_refused_when_the_rules_changed_since_the_request() {
+    let world = world().await;
+    let store: &dyn Store = world.store.as_ref();
+    let summary = releases::request(store, "anna", "city", &[REPORT.to_owned()], "warn", NOW)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.state, ReleaseState::PendingApproval);
+    store
+        .set_marking_disposition(
+            &store::MarkingDisposition {
+                marking_id: stix::markings::TLP2_AMBER.id.to_owned(),
+                kind: store::DispositionKind::Withhold,
+                release_to: Vec::new(),
+            },
+            NOW + 1,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = releases::approve(store, &summary.release, "olaf", NOW + 2).await;
+    assert!(
+        matches!(&refused, Err(releases::ReleaseError::Refused(why)) if why.contains("request it again")),
+        "{:?}",
+        refused.err()
+    );
+    let still = store
+        .release(&summary.release)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("release"));
+    assert_eq!(still.state, ReleaseState::PendingApproval);
+    assert_eq!(
+        store
+            .ledger_size("city")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        0
+    );
+    assert!(partner_objects(&world, "city-bot").await.is_empty());
+}
+
+#[tokio::test]
+async fn partner_names_must_fit_a_log_origin() {
+    let world = world().await;
+    for (name, status) in [
+        ("City Council", StatusCode::BAD_REQUEST),
+        ("a+b", StatusCode::BAD_REQUEST),
+        ("grid.de_north-1", StatusCode::CREATED),
+    ] {
+        let answer = call(
+            &world.app,
+            "POST",
+            "/api/v1/parties",
+            Some(world.bearer("adam")),
+            Some(&json!({"name": name})),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.text);
+    }
+    let created = get(
+        &world,
+        &format!("{P}/logs/grid.de_north-1/checkpoint"),
+        "aude",
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
 }
 
 #[tokio::test]

@@ -630,16 +630,16 @@ async fn policy_show_check_and_load() {
 async fn parties_and_markings() {
     let w = world().await;
     let adam = Some(w.bearer("adam"));
-    let body = json!({"name": "harbour authority", "country": "nl", "groups": ["ports"],
+    let body = json!({"name": "harbour-authority", "country": "nl", "groups": ["ports"],
                       "designations": [{"name": "watch-list", "since": "2020-01-01"}, {"name": "other-list"}]});
     let created = call(&w.app, "POST", "/api/v1/parties", adam, Some(&body)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     assert_eq!(
         created.header("location"),
-        Some("/api/v1/parties/harbour%20authority")
+        Some("/api/v1/parties/harbour-authority")
     );
     let created = created.json();
-    assert_eq!(created["party"], "harbour authority");
+    assert_eq!(created["party"], "harbour-authority");
     let outbound = created["outbound"].as_str().unwrap_or_default();
     assert!(uuid::Uuid::try_parse(outbound).is_ok(), "{created}");
     assert!(created["inbound"].is_string(), "{created}");
@@ -650,7 +650,7 @@ async fn parties_and_markings() {
     let shown = call(
         &w.app,
         "GET",
-        "/api/v1/parties/harbour%20authority",
+        "/api/v1/parties/harbour-authority",
         Some(w.bearer("anna")),
         None,
     )
@@ -671,7 +671,7 @@ async fn parties_and_markings() {
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(names.len(), 4, "{names:?}");
-    assert!(names.contains(&"harbour authority") && names.contains(&"city"));
+    assert!(names.contains(&"harbour-authority") && names.contains(&"city"));
 
     let marking = format!("/api/v1/markings/{SOURCES}");
     let set = call(

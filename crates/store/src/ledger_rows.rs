@@ -47,6 +47,8 @@ pub struct Cosignature {
     pub party: String,
     /// Tree size of the cosigned checkpoint.
     pub size: u64,
+    /// The account that posted it (one cosignature per account and size).
+    pub account: String,
     /// The witness's verifier key text (`name+id+base64`).
     pub key: String,
     /// The signed-note signature line (without its trailing newline).
@@ -116,7 +118,13 @@ pub fn plan_append(
 }
 
 pub(crate) fn ledger_error(err: ledger::Error) -> StoreError {
-    StoreError::Corrupt(format!("release ledger: {err}"))
+    match err {
+        // The caller's record, not the stored data, is at fault.
+        ledger::Error::RecordTooLarge { .. } | ledger::Error::TreeTooLarge { .. } => {
+            StoreError::InvalidArgument(format!("release ledger: {err}"))
+        }
+        other => StoreError::Corrupt(format!("release ledger: {other}")),
+    }
 }
 
 pub(crate) fn hash_from_bytes(bytes: &[u8]) -> Result<Hash> {

@@ -35,7 +35,7 @@ pub use cursor::Cursor;
 pub use ledger_rows::{Cosignature, LedgerAppend, LedgerInternal, LedgerLeaf};
 pub use release::{
     Approval, Derivation, Designation, DispositionKind, MarkingDisposition, NewParty, Party,
-    PolicyVersion, ReleaseCommit, ReleaseRecord, ReleaseState,
+    PolicyVersion, ReleaseCommit, ReleaseListQuery, ReleaseListing, ReleaseRecord, ReleaseState,
 };
 
 /// Where a store lives: `postgres://` or `postgresql://` URLs name a
@@ -82,6 +82,24 @@ pub async fn open(
     Ok(match location {
         Location::Sqlite(file) => Arc::new(sqlite::SqliteStore::open(file, create).await?),
         Location::Postgres(url) => Arc::new(postgres::PgStore::open(url, settings).await?),
+    })
+}
+
+/// Opens an initialised store for work. SQLite (one machine, one binary)
+/// applies pending migrations; PostgreSQL only checks that the schema is
+/// current, since older nodes may still run on it (`tearline migrate`
+/// upgrades it, [`open`] with `create` prepares it).
+pub async fn open_existing(
+    location: &Location,
+    settings: &postgres::PgSettings,
+) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        Location::Sqlite(file) => Arc::new(sqlite::SqliteStore::open(file, false).await?),
+        Location::Postgres(url) => {
+            let store = postgres::PgStore::connect(url, settings).await?;
+            store.check_schema().await?;
+            Arc::new(store)
+        }
     })
 }
 
@@ -440,6 +458,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn release(&self, id: &str) -> Result<Option<ReleaseRecord>>;
     /// The derivation map of one partner (internal).
     async fn derivations(&self, party: &str) -> Result<Vec<Derivation>>;
+    /// Releases, newest first (`created_at`, then id, descending).
+    async fn releases(&self, query: &ReleaseListQuery) -> Result<Vec<ReleaseListing>>;
 
     // --- Release ledger ---------------------------------------------------
     // Appends happen only inside `commit_release` (`ReleaseCommit::ledger`).

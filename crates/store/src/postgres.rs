@@ -171,6 +171,44 @@ impl PgStore {
         migrated
     }
 
+    /// Fails with [`StoreError::Migration`] unless every migration this
+    /// build knows has been applied (and none it does not know): a shared
+    /// database is upgraded by `tearline migrate`, never as a side effect of
+    /// another command or of a node starting under older ones.
+    pub async fn check_schema(&self) -> Result<()> {
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => {
+                StoreError::Migration(
+                    "the database has no tearline schema; run `tearline init --database URL`"
+                        .to_owned(),
+                )
+            }
+            _ => db_error(err),
+        })?;
+        let known: Vec<i64> = sqlx::migrate!("./migrations/postgres")
+            .iter()
+            .map(|migration| migration.version)
+            .collect();
+        if applied == known {
+            return Ok(());
+        }
+        if applied.len() < known.len() && known.starts_with(&applied) {
+            return Err(StoreError::Migration(format!(
+                "the database schema is at migration {} of {}; run `tearline migrate --database URL`",
+                applied.len(),
+                known.len()
+            )));
+        }
+        Err(StoreError::Migration(
+            "the database schema is newer than this tearline; upgrade tearline".to_owned(),
+        ))
+    }
+
     /// Waits for open connections to finish and closes them.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -970,6 +1008,13 @@ impl Store for PgStore {
 
     async fn close(&self) {
         PgStore::close(self).await;
+    }
+
+    async fn releases(
+        &self,
+        query: &crate::ReleaseListQuery,
+    ) -> Result<Vec<crate::ReleaseListing>> {
+        crate::postgres_release::releases(&self.pool, query).await
     }
 
     async fn ledger_size(&self, party: &str) -> Result<u64> {

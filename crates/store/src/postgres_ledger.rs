@@ -270,12 +270,13 @@ pub(crate) async fn internal(
 
 pub(crate) async fn add_cosignature(pool: &PgPool, cosignature: &Cosignature) -> Result<()> {
     sqlx::query(
-        "INSERT INTO ledger_cosignatures (party, size, key, line, received_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (party, size, key) DO UPDATE SET \
-         line = excluded.line, received_at = excluded.received_at",
+        "INSERT INTO ledger_cosignatures (party, size, account, key, line, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (party, size, account) DO UPDATE SET \
+         key = excluded.key, line = excluded.line, received_at = excluded.received_at",
     )
     .bind(&cosignature.party)
     .bind(to_i64(cosignature.size)?)
+    .bind(&cosignature.account)
     .bind(&cosignature.key)
     .bind(&cosignature.line)
     .bind(cosignature.received_at)
@@ -291,8 +292,8 @@ pub(crate) async fn cosignatures(
     size: u64,
 ) -> Result<Vec<Cosignature>> {
     let rows = sqlx::query(
-        "SELECT key, line, received_at FROM ledger_cosignatures \
-         WHERE party = $1 AND size = $2 ORDER BY key",
+        "SELECT account, key, line, received_at FROM ledger_cosignatures \
+         WHERE party = $1 AND size = $2 ORDER BY received_at, account",
     )
     .bind(party)
     .bind(to_i64(size)?)
@@ -304,6 +305,7 @@ pub(crate) async fn cosignatures(
             Ok(Cosignature {
                 party: party.to_owned(),
                 size,
+                account: row.try_get("account").map_err(db_error)?,
                 key: row.try_get("key").map_err(db_error)?,
                 line: row.try_get("line").map_err(db_error)?,
                 received_at: row.try_get("received_at").map_err(db_error)?,

@@ -8,7 +8,8 @@ use sqlx::{PgPool, Row};
 use crate::postgres::{db_error, exists_as, insert_versions, stored_object_from_row};
 use crate::release::{
     Approval, Derivation, Designation, DispositionKind, MarkingDisposition, NewParty, Party,
-    PolicyVersion, ReleaseCommit, ReleaseRecord, ReleaseState, StoredOutgoing,
+    PolicyVersion, ReleaseCommit, ReleaseListQuery, ReleaseListing, ReleaseRecord, ReleaseState,
+    StoredOutgoing,
 };
 use crate::{AddOutcome, Micros, Result, StoreError, StoredObject};
 
@@ -267,6 +268,7 @@ pub(crate) async fn commit_release(
     now: Micros,
 ) -> Result<Vec<AddOutcome>> {
     let record = &commit.record;
+    commit.check()?;
     let outgoing: Vec<StoredOutgoing> = record.outgoing.iter().map(StoredOutgoing::from).collect();
     let mut tx = pool.begin().await.map_err(db_error)?;
     match commit.expected_state {
@@ -350,11 +352,6 @@ pub(crate) async fn commit_release(
         .map_err(db_error)?;
     }
     if let Some(append) = &commit.ledger {
-        if append.party != record.party || append.record.release_id != record.id {
-            return Err(StoreError::InvalidArgument(
-                "the ledger record belongs to another release".to_owned(),
-            ));
-        }
         // Last, after the collection's lock: every path takes the
         // collection before the log head, so two releases cannot deadlock.
         crate::postgres_ledger::append_in_tx(&mut tx, append, now).await?;
@@ -426,6 +423,45 @@ pub(crate) async fn derivations(pool: &PgPool, party: &str) -> Result<Vec<Deriva
             Ok(Derivation {
                 source_id: row.try_get("source_id").map_err(db_error)?,
                 derivative_id: row.try_get("derivative_id").map_err(db_error)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn releases(
+    pool: &PgPool,
+    query: &ReleaseListQuery,
+) -> Result<Vec<ReleaseListing>> {
+    let limit = i64::try_from(query.limit.max(1)).unwrap_or(i64::MAX);
+    let (before_time, before_id) = match &query.before {
+        Some((time, id)) => (Some(*time), Some(id.as_str())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT id, party, requester, state, created_at, decided_at FROM releases \
+         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR party = $2) \
+         AND ($3::bigint IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5",
+    )
+    .bind(query.state.map(ReleaseState::as_str))
+    .bind(query.party.as_deref())
+    .bind(before_time)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get("state").map_err(db_error)?;
+            Ok(ReleaseListing {
+                id: row.try_get("id").map_err(db_error)?,
+                party: row.try_get("party").map_err(db_error)?,
+                requester: row.try_get("requester").map_err(db_error)?,
+                state: ReleaseState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("release state {state}")))?,
+                created_at: row.try_get("created_at").map_err(db_error)?,
+                decided_at: row.try_get("decided_at").map_err(db_error)?,
             })
         })
         .collect()

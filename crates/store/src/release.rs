@@ -171,6 +171,41 @@ pub struct ReleaseCommit {
     pub ledger: Option<crate::LedgerAppend>,
 }
 
+impl ReleaseCommit {
+    /// What every backend checks before writing: a decided release carries
+    /// exactly one ledger record of its own, a pending one none, and a
+    /// release whose objects are to go out names where they go.
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        let record = &self.record;
+        let decided = record.state != ReleaseState::PendingApproval;
+        match &self.ledger {
+            Some(_) if !decided => Err(crate::StoreError::InvalidArgument(
+                "a pending release has no ledger record yet".to_owned(),
+            )),
+            None if decided => Err(crate::StoreError::InvalidArgument(format!(
+                "a {} release needs its ledger record",
+                record.state
+            ))),
+            Some(append)
+                if append.party != record.party || append.record.release_id != record.id =>
+            {
+                Err(crate::StoreError::InvalidArgument(
+                    "the ledger record belongs to another release".to_owned(),
+                ))
+            }
+            _ if record.state == ReleaseState::Released
+                && !record.outgoing.is_empty()
+                && self.collection_id.is_none() =>
+            {
+                Err(crate::StoreError::InvalidArgument(
+                    "released objects need the partner's outbound collection".to_owned(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredOutgoing {
     pub object_id: String,
@@ -202,4 +237,26 @@ impl From<StoredOutgoing> for NewObject {
             raw: object.raw,
         }
     }
+}
+
+/// Which releases to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReleaseListQuery {
+    pub state: Option<ReleaseState>,
+    pub party: Option<String>,
+    /// Continue after this release (`created_at`, `id`) of an earlier page.
+    pub before: Option<(Micros, String)>,
+    /// At least 1.
+    pub limit: usize,
+}
+
+/// One line of a release listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseListing {
+    pub id: String,
+    pub party: String,
+    pub requester: String,
+    pub state: ReleaseState,
+    pub created_at: Micros,
+    pub decided_at: Option<Micros>,
 }

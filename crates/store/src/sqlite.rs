@@ -34,6 +34,10 @@ use crate::{
 /// bound-variable limit.
 pub const MAX_QUERY_VALUES: usize = 10_000;
 
+/// Rows per INSERT statement: 7 values each, far below SQLite's limit of
+/// 32,766 bound variables.
+const INSERT_ROWS_PER_STATEMENT: usize = 200;
+
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
@@ -232,45 +236,62 @@ pub(crate) async fn insert_versions(
     let key: i64 = reserved.try_get("seq").map_err(db_error)?;
     let first: i64 = reserved.try_get("first").map_err(db_error)?;
     let mut outcomes = Vec::with_capacity(objects.len());
-    for (date_added, object) in (first..).zip(objects) {
-        let result = sqlx::query(
+    let mut chunk_first = first;
+    for chunk in objects.chunks(INSERT_ROWS_PER_STATEMENT) {
+        // One statement per chunk, not per row: each statement is a round
+        // trip to sqlx's database thread, which cost more than the insert.
+        let mut builder = QueryBuilder::<Sqlite>::new(
             "INSERT INTO objects \
-                 (collection, object_id, object_type, spec_version, version, date_added, raw) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (collection, object_id, version) DO NOTHING",
-        )
-        .bind(key)
-        .bind(&object.object_id)
-        .bind(&object.object_type)
-        .bind(&object.spec_version)
-        .bind(&object.version)
-        .bind(date_added)
-        .bind(&object.raw)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        if result.rows_affected() == 1 {
-            outcomes.push(AddOutcome::Stored { date_added });
-            continue;
-        }
-        if same_content {
-            let stored: String = sqlx::query_scalar(
-                "SELECT raw FROM objects WHERE collection = ? AND object_id = ? AND version = ?",
-            )
-            .bind(key)
-            .bind(&object.object_id)
-            .bind(&object.version)
-            .fetch_one(&mut *conn)
+             (collection, object_id, object_type, spec_version, version, date_added, raw) ",
+        );
+        builder.push_values(
+            (chunk_first..).zip(chunk),
+            |mut row, (date_added, object)| {
+                row.push_bind(key)
+                    .push_bind(&object.object_id)
+                    .push_bind(&object.object_type)
+                    .push_bind(&object.spec_version)
+                    .push_bind(&object.version)
+                    .push_bind(date_added)
+                    .push_bind(&object.raw);
+            },
+        );
+        // A row that conflicts (already stored, or repeated earlier in the
+        // same batch) is skipped and returns nothing.
+        builder
+            .push(" ON CONFLICT (collection, object_id, version) DO NOTHING RETURNING date_added");
+        let stored: std::collections::HashSet<i64> = builder
+            .build_query_scalar::<i64>()
+            .fetch_all(&mut *conn)
             .await
-            .map_err(db_error)?;
-            if stored != object.raw {
-                return Err(StoreError::Conflict(format!(
-                    "{} version {} is already stored with other content",
-                    object.object_id, object.version
-                )));
+            .map_err(db_error)?
+            .into_iter()
+            .collect();
+        for (date_added, object) in (chunk_first..).zip(chunk) {
+            if stored.contains(&date_added) {
+                outcomes.push(AddOutcome::Stored { date_added });
+                continue;
             }
+            if same_content {
+                let stored: String = sqlx::query_scalar(
+                    "SELECT raw FROM objects WHERE collection = ? AND object_id = ? AND version = ?",
+                )
+                .bind(key)
+                .bind(&object.object_id)
+                .bind(&object.version)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_error)?;
+                if stored != object.raw {
+                    return Err(StoreError::Conflict(format!(
+                        "{} version {} is already stored with other content",
+                        object.object_id, object.version
+                    )));
+                }
+            }
+            outcomes.push(AddOutcome::Duplicate);
         }
-        outcomes.push(AddOutcome::Duplicate);
+        chunk_first = chunk_first.saturating_add(chunk.len() as i64);
     }
     Ok(outcomes)
 }
@@ -554,9 +575,18 @@ impl Store for SqliteStore {
             .max()
             .unwrap_or(-1);
         let raw_column = if query.with_raw { "o.raw" } else { "''" };
+        // Without statistics SQLite prefers walking (collection, date_added)
+        // in ORDER BY order and testing every row's id: a scan of the whole
+        // collection for one GET by id. With ids given, seeking each id and
+        // sorting the few rows found is always the cheaper plan.
+        let index = if query.ids.is_empty() {
+            ""
+        } else {
+            " INDEXED BY objects_by_id_version"
+        };
         let mut builder = QueryBuilder::<Sqlite>::new(format!(
             "SELECT o.object_id, o.object_type, o.spec_version, o.version, o.date_added, \
-             {raw_column} AS raw FROM objects o WHERE o.collection = "
+             {raw_column} AS raw FROM objects o{index} WHERE o.collection = "
         ));
         builder.push_bind(key);
         builder.push(" AND o.date_added > ");
@@ -765,6 +795,13 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         SqliteStore::close(self).await;
+    }
+
+    async fn releases(
+        &self,
+        query: &crate::ReleaseListQuery,
+    ) -> Result<Vec<crate::ReleaseListing>> {
+        crate::sqlite_release::releases(&self.pool, query).await
     }
 
     async fn ledger_size(&self, party: &str) -> Result<u64> {

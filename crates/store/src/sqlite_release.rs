@@ -5,7 +5,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::release::{
     Approval, Derivation, Designation, DispositionKind, MarkingDisposition, NewParty, Party,
-    PolicyVersion, ReleaseCommit, ReleaseRecord, ReleaseState, StoredOutgoing,
+    PolicyVersion, ReleaseCommit, ReleaseListQuery, ReleaseListing, ReleaseRecord, ReleaseState,
+    StoredOutgoing,
 };
 use crate::sqlite::{db_error, insert_versions};
 use crate::{AddOutcome, Micros, Result, StoreError, StoredObject};
@@ -270,6 +271,7 @@ pub(crate) async fn commit_release(
     now: Micros,
 ) -> Result<Vec<AddOutcome>> {
     let record = &commit.record;
+    commit.check()?;
     let outgoing: Vec<StoredOutgoing> = record.outgoing.iter().map(StoredOutgoing::from).collect();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
     match commit.expected_state {
@@ -351,11 +353,6 @@ pub(crate) async fn commit_release(
         .map_err(db_error)?;
     }
     if let Some(append) = &commit.ledger {
-        if append.party != record.party || append.record.release_id != record.id {
-            return Err(StoreError::InvalidArgument(
-                "the ledger record belongs to another release".to_owned(),
-            ));
-        }
         crate::sqlite_ledger::append_in_tx(&mut tx, append, now).await?;
     }
     tx.commit().await.map_err(db_error)?;
@@ -424,6 +421,45 @@ pub(crate) async fn derivations(pool: &SqlitePool, party: &str) -> Result<Vec<De
             Ok(Derivation {
                 source_id: row.try_get("source_id").map_err(db_error)?,
                 derivative_id: row.try_get("derivative_id").map_err(db_error)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn releases(
+    pool: &SqlitePool,
+    query: &ReleaseListQuery,
+) -> Result<Vec<ReleaseListing>> {
+    let limit = i64::try_from(query.limit.max(1)).unwrap_or(i64::MAX);
+    let (before_time, before_id) = match &query.before {
+        Some((time, id)) => (Some(*time), Some(id.as_str())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT id, party, requester, state, created_at, decided_at FROM releases \
+         WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR party = ?2) \
+         AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4)) \
+         ORDER BY created_at DESC, id DESC LIMIT ?5",
+    )
+    .bind(query.state.map(ReleaseState::as_str))
+    .bind(query.party.as_deref())
+    .bind(before_time)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get("state").map_err(db_error)?;
+            Ok(ReleaseListing {
+                id: row.try_get("id").map_err(db_error)?,
+                party: row.try_get("party").map_err(db_error)?,
+                requester: row.try_get("requester").map_err(db_error)?,
+                state: ReleaseState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("release state {state}")))?,
+                created_at: row.try_get("created_at").map_err(db_error)?,
+                decided_at: row.try_get("decided_at").map_err(db_error)?,
             })
         })
         .collect()

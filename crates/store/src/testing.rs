@@ -28,6 +28,7 @@ pub async fn conformance(store: &dyn Store) {
     parties_markings_and_policies(store).await;
     release_commits(store).await;
     ledger_logs(store).await;
+    release_listing(store).await;
 }
 
 /// A fresh API root with a unique name.
@@ -835,6 +836,12 @@ pub async fn release_commits(store: &dyn Store) {
         derivations: Vec::new(),
         ledger: None,
     };
+    let mut premature = pending.clone();
+    premature.ledger = Some(ledger_append(&name, &release_id, &[]));
+    assert!(matches!(
+        store.commit_release(&premature, T0).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
     store
         .commit_release(&pending, T0)
         .await
@@ -860,6 +867,21 @@ pub async fn release_commits(store: &dyn Store) {
         }],
         ledger: Some(ledger_append(&name, &release_id, &[&derivative_id])),
     };
+    let mut unrecorded = approve.clone();
+    unrecorded.ledger = None;
+    assert!(
+        matches!(
+            store.commit_release(&unrecorded, T0 + 1).await,
+            Err(StoreError::InvalidArgument(_))
+        ),
+        "no release without its record"
+    );
+    let mut nowhere = approve.clone();
+    nowhere.collection_id = None;
+    assert!(matches!(
+        store.commit_release(&nowhere, T0 + 1).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
     let outcomes = store
         .commit_release(&approve, T0 + 1)
         .await
@@ -1142,6 +1164,7 @@ pub async fn ledger_logs(store: &dyn Store) {
     let cosignature = crate::Cosignature {
         party: names[0].clone(),
         size: 3,
+        account: "city-bot".to_owned(),
         key: "witness+01020304+AAAA".to_owned(),
         line: "— witness AQIDBA==".to_owned(),
         received_at: T0,
@@ -1150,8 +1173,19 @@ pub async fn ledger_logs(store: &dyn Store) {
         .add_cosignature(&cosignature)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
+    // The same account again replaces its own cosignature.
+    let mut replaced = cosignature.clone();
+    replaced.key = "witness2+05060708+BBBB".to_owned();
+    replaced.received_at = T0 + 1;
     store
-        .add_cosignature(&cosignature)
+        .add_cosignature(&replaced)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let mut other = cosignature.clone();
+    other.account = "aude".to_owned();
+    other.received_at = T0 + 2;
+    store
+        .add_cosignature(&other)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(
@@ -1159,7 +1193,7 @@ pub async fn ledger_logs(store: &dyn Store) {
             .cosignatures(&names[0], 3)
             .await
             .unwrap_or_else(|err| panic!("{err}")),
-        vec![cosignature]
+        vec![replaced, other]
     );
     assert!(
         store
@@ -1175,4 +1209,110 @@ async fn exists(store: &dyn Store, collection: &str, id: &str) -> bool {
         .object_exists(collection, id)
         .await
         .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Listing releases: newest first, filters by state and party, and keyset
+/// pages that neither skip nor repeat (ties on `created_at` broken by id).
+pub async fn release_listing(store: &dyn Store) {
+    let root = fresh_api_root(store).await;
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let name = format!("partner-{}", uuid::Uuid::new_v4().simple());
+        store
+            .create_party(&new_party(&name, &root, false), T0)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        names.push(name);
+    }
+    let mut made = Vec::new();
+    for n in 0..9i64 {
+        let party = &names[usize::from(n % 3 == 0)];
+        let state = if n % 2 == 0 {
+            crate::ReleaseState::PendingApproval
+        } else {
+            crate::ReleaseState::Denied
+        };
+        let id = format!(
+            "{:08}-0000-4000-8000-{}",
+            n,
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let record = crate::ReleaseRecord {
+            id: id.clone(),
+            party: party.clone(),
+            requester: "anna".to_owned(),
+            justification: "j".to_owned(),
+            state,
+            policy_version: "sha256:00".to_owned(),
+            requested: Vec::new(),
+            decisions: serde_json::json!({}),
+            outgoing: Vec::new(),
+            // Pairs share an instant, so the id must break ties.
+            created_at: T0 + 1_000_000 + n / 2,
+            decided_at: None,
+            approvals: Vec::new(),
+        };
+        store
+            .commit_release(
+                &crate::ReleaseCommit {
+                    record,
+                    expected_state: None,
+                    approval: None,
+                    collection_id: None,
+                    derivations: Vec::new(),
+                    ledger: (state == crate::ReleaseState::Denied)
+                        .then(|| ledger_append(party, &id, &[])),
+                },
+                T0,
+            )
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        made.push((T0 + 1_000_000 + n / 2, id, party.clone(), state));
+    }
+    made.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    for party in &names {
+        // Page by 2 through this party's releases.
+        let expected: Vec<String> = made
+            .iter()
+            .filter(|m| &m.2 == party)
+            .map(|m| m.1.clone())
+            .collect();
+        let mut got = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .releases(&crate::ReleaseListQuery {
+                    state: None,
+                    party: Some(party.clone()),
+                    before: before.clone(),
+                    limit: 2,
+                })
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+            let Some(last) = page.last() else { break };
+            before = Some((last.created_at, last.id.clone()));
+            got.extend(page.iter().map(|l| l.id.clone()));
+            assert!(got.len() <= expected.len(), "paging repeats");
+        }
+        assert_eq!(got, expected);
+    }
+    let pending = store
+        .releases(&crate::ReleaseListQuery {
+            state: Some(crate::ReleaseState::PendingApproval),
+            party: Some(names[1].clone()),
+            before: None,
+            limit: 100,
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let expected: Vec<String> = made
+        .iter()
+        .filter(|m| m.2 == names[1] && m.3 == crate::ReleaseState::PendingApproval)
+        .map(|m| m.1.clone())
+        .collect();
+    assert_eq!(
+        pending.iter().map(|l| l.id.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    assert!(pending.iter().all(|l| l.requester == "anna"));
 }

@@ -815,3 +815,60 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
     panic!("gave up waiting for {what}");
 }
+
+/// Only `init` and `migrate` change a shared schema; everything else
+/// refuses a database whose schema is missing, behind or ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_commands_check_the_schema_instead_of_migrating() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let url = fresh_database(&cluster).await;
+    let settings = node_settings();
+    let location = store::Location::parse(&url);
+    let empty = store::open_existing(&location, &settings).await;
+    assert!(
+        matches!(&empty, Err(StoreError::Migration(why)) if why.contains("tearline init")),
+        "{empty:?}"
+    );
+    let store = open(&url, &settings).await;
+    store
+        .check_schema()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(store::open_existing(&location, &settings).await.is_ok());
+    let raw = sqlx::PgPool::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let newest: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+        .fetch_one(&raw)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    sqlx::query("UPDATE _sqlx_migrations SET success = false WHERE version = $1")
+        .bind(newest)
+        .execute(&raw)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let behind = store::open_existing(&location, &settings).await;
+    assert!(
+        matches!(&behind, Err(StoreError::Migration(why)) if why.contains("tearline migrate")),
+        "{behind:?}"
+    );
+    sqlx::query("UPDATE _sqlx_migrations SET success = true WHERE version = $1")
+        .bind(newest)
+        .execute(&raw)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999999999999, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(&raw)
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    let ahead = store::open_existing(&location, &settings).await;
+    assert!(
+        matches!(&ahead, Err(StoreError::Migration(why)) if why.contains("upgrade tearline")),
+        "{ahead:?}"
+    );
+}

@@ -70,7 +70,10 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("creating the data directory {}", data.display()))?;
         }
     }
-    config::block_on(async {
+    // The key first: a store that exists is "initialised", so it must never
+    // exist without its key. If the store cannot be made, the key goes.
+    let verifier = config::create_ledger_key(&key_path, &args.ledger_name)?;
+    let made = config::block_on(async {
         let store = store::open(&location, true, &target.postgres)
             .await
             .with_context(|| format!("creating the store at {described}"))?;
@@ -93,8 +96,12 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         .await;
         store.close().await;
         result
-    })??;
-    let verifier = config::create_ledger_key(&key_path, &args.ledger_name)?;
+    })
+    .and_then(|made| made);
+    if let Err(err) = made {
+        let _ = std::fs::remove_file(&key_path);
+        return Err(err);
+    }
     println!(
         "initialised {described} (API root /{DEFAULT_API_ROOT}/)\nledger key: {} (keep it \
          secret; every node needs it)\nledger verifier key: {verifier}",
@@ -108,7 +115,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let (_, target) = args.data.resolve()?;
     config::block_on(async {
-        let store = config::open_store(&target).await?;
+        let store = config::migrate_store(&target).await?;
         store.close().await;
         anyhow::Ok(())
     })??;

@@ -139,9 +139,25 @@ impl DataArgs {
     }
 }
 
-/// Opens the store of an initialised data directory or database (and
-/// applies pending migrations).
+/// Opens the store of an initialised data directory (applying pending
+/// migrations) or database (whose schema must be current).
 pub async fn open_store(target: &Target) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    let location = target.location()?;
+    if let store::Location::Sqlite(database) = &location
+        && !database.is_file()
+    {
+        let data = target.describe();
+        anyhow::bail!(
+            "{data} is not an initialised data directory (run `tearline init --data {data}`)"
+        );
+    }
+    store::open_existing(&location, &target.postgres)
+        .await
+        .with_context(|| format!("opening the store at {}", target.describe()))
+}
+
+/// Opens a store and applies pending migrations (`tearline migrate`).
+pub async fn migrate_store(target: &Target) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
     let location = target.location()?;
     if let store::Location::Sqlite(database) = &location
         && !database.is_file()
@@ -153,7 +169,7 @@ pub async fn open_store(target: &Target) -> anyhow::Result<std::sync::Arc<dyn st
     }
     store::open(&location, false, &target.postgres)
         .await
-        .with_context(|| format!("opening the store at {}", target.describe()))
+        .with_context(|| format!("migrating the store at {}", target.describe()))
 }
 
 /// A single-threaded runtime for the short admin commands.

@@ -58,6 +58,9 @@ pub struct PartyArgs {
     /// The partner whose log to show.
     #[arg(long, value_name = "NAME")]
     pub party: String,
+    /// An earlier tree size (default: the current one).
+    #[arg(long)]
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -218,7 +221,11 @@ pub fn run(command: LedgerCommand) -> anyhow::Result<ExitCode> {
             )?;
             let note = config::block_on(async {
                 let store = config::open_store(&data).await?;
-                let note = ledger_ops::checkpoint(&*store, &signer, &args.party).await;
+                if let Err(err) = ledger_ops::bind_signer(&*store, &signer).await {
+                    store.close().await;
+                    return Err(err.into());
+                }
+                let note = ledger_ops::checkpoint(&*store, &signer, &args.party, args.size).await;
                 store.close().await;
                 anyhow::Ok(note?)
             })??;

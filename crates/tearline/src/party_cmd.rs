@@ -62,6 +62,9 @@ pub fn parse_designation(text: &str) -> anyhow::Result<Designation> {
 pub fn party(command: PartyCommand) -> anyhow::Result<ExitCode> {
     let PartyCommand::Create(args) = command;
     let (_, data) = args.data.resolve()?;
+    if !args.home {
+        server::ledger_ops::check_partner_name(&args.name)?;
+    }
     let designations = args
         .designations
         .iter()

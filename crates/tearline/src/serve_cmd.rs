@@ -143,6 +143,7 @@ async fn serve(
     signer: server::ledger_ops::LogSigner,
 ) -> anyhow::Result<()> {
     let store = config::open_store(&data).await?;
+    server::ledger_ops::bind_signer(store.as_ref(), &signer).await?;
     let state = AppState::new(store, settings).with_ledger_signer(signer);
     let app = server::router(state.clone());
 

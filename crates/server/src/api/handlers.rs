@@ -425,6 +425,10 @@ pub async fn create_party(
             }
         }
     };
+    if !asked.home {
+        crate::ledger_ops::check_partner_name(&asked.name)
+            .map_err(|err| Error::BadRequest(err.to_string()))?;
+    }
     let new = NewParty {
         name: asked.name,
         identity_id: format!("identity--{}", uuid::Uuid::new_v4()),

@@ -49,9 +49,12 @@ CREATE TABLE ledger_objects (
 CREATE TABLE ledger_cosignatures (
     party       TEXT COLLATE "C" NOT NULL REFERENCES parties(name),
     size        BIGINT NOT NULL,
+    -- The account that posted it: one cosignature per account and size,
+    -- so every cosignature is attributable and their number is bounded.
+    account     TEXT COLLATE "C" NOT NULL,
     -- The witness's verifier key text.
     key         TEXT COLLATE "C" NOT NULL,
     line        TEXT NOT NULL,
     received_at BIGINT NOT NULL,
-    PRIMARY KEY (party, size, key)
+    PRIMARY KEY (party, size, account)
 );

@@ -47,9 +47,12 @@ CREATE TABLE ledger_objects (
 CREATE TABLE ledger_cosignatures (
     party       TEXT NOT NULL REFERENCES parties(name),
     size        INTEGER NOT NULL,
+    -- The account that posted it: one cosignature per account and size,
+    -- so every cosignature is attributable and their number is bounded.
+    account     TEXT NOT NULL,
     -- The witness's verifier key text.
     key         TEXT NOT NULL,
     line        TEXT NOT NULL,
     received_at INTEGER NOT NULL,
-    PRIMARY KEY (party, size, key)
+    PRIMARY KEY (party, size, account)
 ) STRICT;
