@@ -791,3 +791,63 @@ pub async fn recall(
         .await?;
     Ok(summary(&record))
 }
+
+/// Most releases one listing page holds.
+pub const MAX_LIST_PAGE: usize = 1_000;
+
+/// Releases, newest first, optionally only those in `state` and/or to
+/// `party`: `{"releases": [...], "next"}`, where `next` (opaque) continues
+/// the listing and is `null` on the last page.
+pub async fn list(
+    store: &dyn Store,
+    state: Option<&str>,
+    party: Option<&str>,
+    limit: usize,
+    next: Option<&str>,
+) -> Result<Value> {
+    let state = state
+        .map(|text| {
+            ReleaseState::parse(text).ok_or_else(|| {
+                ReleaseError::Invalid(format!(
+                    "state {text:?}: use pending-approval, released or denied"
+                ))
+            })
+        })
+        .transpose()?;
+    let before = next
+        .map(|cursor| {
+            cursor
+                .split_once('.')
+                .and_then(|(time, id)| Some((time.parse::<Micros>().ok()?, id.to_owned())))
+                .filter(|(_, id)| uuid::Uuid::try_parse(id).is_ok())
+                .ok_or_else(|| ReleaseError::Invalid(format!("next {cursor:?} is not a cursor")))
+        })
+        .transpose()?;
+    let limit = limit.clamp(1, MAX_LIST_PAGE);
+    // One more than asked tells whether another page follows.
+    let mut found = store
+        .releases(&store::ReleaseListQuery {
+            state,
+            party: party.map(str::to_owned),
+            before,
+            limit: limit + 1,
+        })
+        .await?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next = found
+        .last()
+        .filter(|_| more)
+        .map(|last| format!("{}.{}", last.created_at, last.id));
+    Ok(json!({
+        "releases": found.iter().map(|r| json!({
+            "release": r.id,
+            "state": r.state,
+            "party": r.party,
+            "requester": r.requester,
+            "created": timestamp::format_taxii(r.created_at),
+            "decided": r.decided_at.map(timestamp::format_taxii),
+        })).collect::<Vec<_>>(),
+        "next": next,
+    }))
+}

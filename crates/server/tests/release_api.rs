@@ -781,7 +781,7 @@ async fn json_not_taxii_media_types_and_methods() {
     );
 
     for (method, path) in [
-        ("GET", "/api/v1/releases"),
+        ("DELETE", "/api/v1/releases"),
         ("DELETE", "/api/v1/policy"),
         ("GET", "/api/v1/policy/check"),
         ("DELETE", "/api/v1/parties"),
@@ -870,4 +870,108 @@ async fn partners_get_the_same_404_for_everything() {
         policies["markings"][0]["disposition"], "withhold",
         "{policies}"
     );
+}
+
+#[tokio::test]
+async fn releases_are_listed_newest_first_with_filters_and_pages() {
+    let world = world().await;
+    let mut made = Vec::new();
+    for (to, object) in [("city", REPORT), ("other", MARKET), ("city", MARKET)] {
+        let answer = call(
+            &world.app,
+            "POST",
+            "/api/v1/releases",
+            Some(world.bearer("anna")),
+            Some(&json!({"objects": [object], "to": to, "justification": "list"})),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        made.push((
+            to,
+            answer.json()["release"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+        // Distinct creation instants keep the expected order obvious.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let all = call(
+        &world.app,
+        "GET",
+        "/api/v1/releases",
+        Some(world.bearer("aude")),
+        None,
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    let listed: Vec<String> = all.json()["releases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["release"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let newest_first: Vec<String> = made.iter().rev().map(|(_, id)| id.clone()).collect();
+    assert_eq!(listed, newest_first);
+    assert_eq!(all.json()["next"], Value::Null);
+
+    // One per page, following `next`.
+    let mut paged = Vec::new();
+    let mut path = "/api/v1/releases?party=city&limit=1".to_owned();
+    loop {
+        let page = call(&world.app, "GET", &path, Some(world.bearer("olaf")), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let body = page.json();
+        for r in body["releases"].as_array().into_iter().flatten() {
+            assert_eq!(r["party"], "city");
+            paged.push(r["release"].as_str().unwrap_or_default().to_owned());
+        }
+        match body["next"].as_str() {
+            Some(next) => path = format!("/api/v1/releases?party=city&limit=1&next={next}"),
+            None => break,
+        }
+        assert!(paged.len() <= 2, "paging repeats");
+    }
+    let city: Vec<String> = made
+        .iter()
+        .rev()
+        .filter(|(to, _)| *to == "city")
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(paged, city);
+
+    let pending = call(
+        &world.app,
+        "GET",
+        "/api/v1/releases?state=pending-approval",
+        Some(world.bearer("olaf")),
+        None,
+    )
+    .await
+    .json();
+    for r in pending["releases"].as_array().into_iter().flatten() {
+        assert_eq!(r["state"], "pending-approval");
+    }
+    for (path, account, status) in [
+        (
+            "/api/v1/releases?state=maybe",
+            "olaf",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/releases?next=garbage",
+            "olaf",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/releases?bogus=1", "olaf", StatusCode::BAD_REQUEST),
+        ("/api/v1/releases", "adam", StatusCode::FORBIDDEN),
+        ("/api/v1/releases", "city-bot", StatusCode::NOT_FOUND),
+    ] {
+        let answer = call(&world.app, "GET", path, Some(world.bearer(account)), None).await;
+        assert_eq!(
+            answer.status, status,
+            "{path} as {account}: {}",
+            answer.text
+        );
+    }
 }

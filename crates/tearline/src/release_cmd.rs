@@ -18,6 +18,8 @@ pub enum ReleaseCommand {
     /// Withdraw what a release sent: its objects get a new version with
     /// `revoked: true` in the partner's collection (a releasing officer).
     Recall(RecallArgs),
+    /// List releases, newest first: {"releases": [...], "next"}.
+    List(ListArgs),
     /// Print a release: state, objects, reasons, approvals.
     Show(ShowArgs),
     /// Print every decision of a release with the policy ids behind it.
@@ -62,6 +64,24 @@ pub struct RecallArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Only releases in this state: pending-approval, released or denied.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only releases to this partner.
+    #[arg(long, value_name = "PARTY")]
+    pub party: Option<String>,
+    /// Most releases to print (at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Continue a listing: the `next` value of the previous one.
+    #[arg(long)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -87,6 +107,7 @@ pub fn run(command: ReleaseCommand) -> anyhow::Result<ExitCode> {
         ReleaseCommand::Request(args) => &args.data,
         ReleaseCommand::Approve(args) => &args.data,
         ReleaseCommand::Recall(args) => &args.data,
+        ReleaseCommand::List(args) => &args.data,
         ReleaseCommand::Show(args) | ReleaseCommand::Explain(args) => &args.data,
     };
     let (_, data) = data.resolve()?;
@@ -124,6 +145,16 @@ pub fn run(command: ReleaseCommand) -> anyhow::Result<ExitCode> {
             .and_then(|s| {
                 serde_json::to_value(s).map_err(|e| ReleaseError::Invalid(e.to_string()))
             }),
+            ReleaseCommand::List(args) => {
+                releases::list(
+                    &*store,
+                    args.state.as_deref(),
+                    args.party.as_deref(),
+                    args.limit,
+                    args.next.as_deref(),
+                )
+                .await
+            }
             ReleaseCommand::Show(args) => releases::show(&*store, &args.release).await,
             ReleaseCommand::Explain(args) => releases::explain(&*store, &args.release).await,
         };

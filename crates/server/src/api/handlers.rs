@@ -162,6 +162,38 @@ pub async fn show_release(
     Ok(json_ok(&releases::show(state.store.as_ref(), &id).await?))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub party: Option<String>,
+    pub limit: Option<usize>,
+    pub next: Option<String>,
+}
+
+/// `GET /releases`: newest first, `?state=&party=&limit=&next=`.
+pub async fn list_releases(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Error> {
+    staff.require(Permission::ReadReleases)?;
+    let axum::extract::Query(query) = query.map_err(|err| Error::BadRequest(err.body_text()))?;
+    let listing = releases::list(
+        state.store.as_ref(),
+        query.state.as_deref(),
+        query.party.as_deref(),
+        query.limit.unwrap_or(100),
+        query.next.as_deref(),
+    )
+    .await
+    .map_err(|err| match err {
+        releases::ReleaseError::Invalid(why) => Error::BadRequest(why),
+        other => other.into(),
+    })?;
+    Ok(json_ok(&listing))
+}
+
 /// `GET /releases/{id}/explanation`.
 pub async fn explain_release(
     State(state): State<AppState>,

@@ -130,7 +130,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     let p = PREFIX;
     let release_routes = Router::new()
         .route(&format!("{p}/me"), get(handlers::me))
-        .route(&format!("{p}/releases"), post(handlers::request_release))
+        .route(
+            &format!("{p}/releases"),
+            post(handlers::request_release).get(handlers::list_releases),
+        )
         .route(&format!("{p}/releases/{{id}}"), get(handlers::show_release))
         .route(
             &format!("{p}/releases/{{id}}/explanation"),
