@@ -3,7 +3,9 @@
 //! holds the database's write lock, so the log head cannot move under us).
 
 use ledger::{Hash, NodeId};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::ledger_rows::{
     AppendPlan, Cosignature, LedgerAppend, LedgerInternal, LedgerLeaf, append_node_ids,
@@ -11,6 +13,10 @@ use crate::ledger_rows::{
 };
 use crate::sqlite::db_error;
 use crate::{Micros, Result, StoreError};
+
+/// Node addresses per SELECT: two bound values each, far below SQLite's
+/// limit of 32,766 bound variables.
+const NODES_PER_STATEMENT: usize = 500;
 
 fn to_i64(value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| StoreError::InvalidArgument(format!("{value} is too large")))
@@ -30,26 +36,51 @@ async fn size_on(conn: &mut SqliteConnection, party: &str) -> Result<u64> {
 }
 
 async fn nodes_on(conn: &mut SqliteConnection, party: &str, ids: &[NodeId]) -> Result<Vec<Hash>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let hash: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT hash FROM ledger_nodes WHERE party = ? AND level = ? AND idx = ?",
-        )
-        .bind(party)
-        .bind(i64::from(id.level))
-        .bind(to_i64(id.index)?)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let hash = hash.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "ledger of {party}: node at level {}, index {} is missing",
-                id.level, id.index
-            ))
-        })?;
-        out.push(hash_from_bytes(&hash)?);
+    let mut found: HashMap<(i64, i64), Vec<u8>> = HashMap::with_capacity(ids.len());
+    // One statement per chunk (a proof needs about 2·log2(n) nodes, one
+    // chunk): each statement is a round trip to sqlx's database thread.
+    for chunk in ids.chunks(NODES_PER_STATEMENT) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT level, idx, hash FROM ledger_nodes WHERE party = ");
+        query.push_bind(party);
+        query.push(" AND (level, idx) IN (VALUES ");
+        let mut separated = query.separated(", ");
+        for id in chunk {
+            separated.push("(");
+            separated.push_bind_unseparated(i64::from(id.level));
+            separated.push_unseparated(", ");
+            separated.push_bind_unseparated(to_i64(id.index)?);
+            separated.push_unseparated(")");
+        }
+        query.push(")");
+        for row in query
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?
+        {
+            found.insert(
+                (
+                    row.try_get("level").map_err(db_error)?,
+                    row.try_get("idx").map_err(db_error)?,
+                ),
+                row.try_get("hash").map_err(db_error)?,
+            );
+        }
     }
-    Ok(out)
+    ids.iter()
+        .map(|id| {
+            let hash = found
+                .get(&(i64::from(id.level), to_i64(id.index)?))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "ledger of {party}: node at level {}, index {} is missing",
+                        id.level, id.index
+                    ))
+                })?;
+            hash_from_bytes(hash)
+        })
+        .collect()
 }
 
 /// Appends `append` to its partner's log on `conn`, which must be inside a
