@@ -81,7 +81,7 @@ fn reason_key(message: &str) -> String {
         return rule.to_owned();
     }
     message
-        .split(|c| c == ':' || c == ';' || c == '(')
+        .split([':', ';', '('])
         .next()
         .unwrap_or(message)
         .trim()

@@ -305,7 +305,7 @@ fn init_create_serve_post_get() {
     );
     assert!(!ok, "a rejected object makes import exit non-zero");
     assert!(
-        out.contains("1 stored") && out.contains("1 rejected"),
+        out.contains("1 stored") && out.contains("1 invalid"),
         "{out}"
     );
     let note_path = format!("{objects}note--00000000-0000-4000-8000-000000000002/");
