@@ -1,8 +1,31 @@
-"""Driver for scripts/bench-taxii. Prints one table row per size."""
+"""Driver for scripts/bench-taxii (a benchmark, not a test).
 
+For each size it runs the same workload against tearline (release binary,
+SQLite store) and against OASIS medallion (memory backend), then bulk-inserts
+the same rows into a plain SQLite database with tearline's own schema:
+
+  ingest      POST envelopes of 1,000 objects; rate = objects / time spent
+              in the POST requests (building envelopes is not counted)
+  first page  GET objects with limit=1000, median of up to 20 requests
+  GET by id   p50 / p99 of single-object GETs of random stored ids
+              (2,000 for tearline, 100 for medallion)
+  paging      every page with limit=1000 following `next`, objects / s
+
+medallion slows down quadratically with the collection's size, so each size
+it runs under a time budget (--medallion-budget seconds, whole workload); a
+phase that does not finish in it is reported as "did not finish" and larger
+sizes are skipped for medallion.
+
+Usage: bench_taxii.py BINARY SIZE... [--markdown FILE] [--medallion-budget S]
+"""
+
+import argparse
+import datetime
 import json
 import os
+import platform
 import random
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -14,12 +37,30 @@ import uuid
 import requests
 
 TAXII = "application/taxii+json;version=2.1"
+ENVELOPE = 1000
+PAGE = 1000
+FIRST_PAGE_RUNS = 20
+# Spent on repeated first-page requests at most, once one has finished.
+FIRST_PAGE_SECONDS = 10.0
+GET_SAMPLES = 2000
+# medallion copies the whole collection on every request: fewer samples.
+MEDALLION_GET_SAMPLES = 100
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA = os.path.join(REPO, "crates", "store", "migrations", "sqlite", "0001_taxii.sql")
+STORED_VERSION = "2024-01-01T00:00:00.000000000Z"
+
+
+class DidNotFinish(Exception):
+    """A phase ran past the server's time budget."""
+
+
+def object_id(n):
+    return f"indicator--{uuid.UUID(int=n, version=4)}"
 
 
 def indicator(n):
     return {
-        "type": "indicator", "spec_version": "2.1",
-        "id": f"indicator--{uuid.UUID(int=n, version=4)}",
+        "type": "indicator", "spec_version": "2.1", "id": object_id(n),
         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
         "name": f"bench indicator {n}", "description": "x" * 300,
         "pattern": f"[ipv4-addr:value = '10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}']",
@@ -27,90 +68,333 @@ def indicator(n):
     }
 
 
+def envelopes(size):
+    for start in range(0, size, ENVELOPE):
+        objects = [indicator(n) for n in range(start, min(size, start + ENVELOPE))]
+        yield len(objects), json.dumps({"objects": objects})
+
+
+def percentile(sorted_values, fraction):
+    index = min(len(sorted_values) - 1, max(0, int(round(fraction * len(sorted_values))) - 1))
+    return sorted_values[index]
+
+
+class Budget:
+    def __init__(self, seconds):
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def timeout(self):
+        """Seconds left for one request (requests' timeout)."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DidNotFinish()
+        return left
+
+    def check(self):
+        self.timeout()
+
+
+def request(session, budget, method, url, **kwargs):
+    try:
+        answer = session.request(method, url, timeout=budget.timeout(), **kwargs)
+    except requests.exceptions.Timeout as err:
+        raise DidNotFinish() from err
+    answer.raise_for_status()
+    return answer
+
+
+def workload(session, objects_url, size, budget, get_samples=GET_SAMPLES):
+    """Runs every phase; returns a dict of figures (None = did not finish)."""
+    result = {"ingest": None, "ingest_head": None, "ingest_tail": None, "get_p50": None,
+              "get_p99": None, "first_page": None, "paging": None, "paged": None}
+    try:
+        spent, rates = 0.0, []
+        for count, body in envelopes(size):
+            started = time.perf_counter()
+            status = request(session, budget, "POST", objects_url, data=body,
+                             headers={"Content-Type": TAXII}).json()
+            took = time.perf_counter() - started
+            if status.get("success_count") != count:
+                sys.exit(f"{objects_url}: {count} objects posted, status says {status.get('success_count')}")
+            spent += took
+            rates.append(count / took)
+        tenth = max(1, len(rates) // 10)
+        result.update(ingest=size / spent, ingest_head=statistics.mean(rates[:tenth]),
+                      ingest_tail=statistics.mean(rates[-tenth:]))
+
+        firsts, first_started = [], time.perf_counter()
+        while len(firsts) < FIRST_PAGE_RUNS and (
+                not firsts or time.perf_counter() - first_started < FIRST_PAGE_SECONDS):
+            started = time.perf_counter()
+            # requests has read the whole body when it returns; decoding the
+            # JSON is the client's work and is not counted.
+            answer = request(session, budget, "GET", objects_url, params={"limit": PAGE})
+            firsts.append((time.perf_counter() - started) * 1000)
+            count = len(answer.json().get("objects", []))
+            if count != min(PAGE, size):
+                sys.exit(f"first page holds {count} objects")
+        result["first_page"] = statistics.median(firsts)
+
+        latencies = []
+        for n in random.Random(size).sample(range(size), min(get_samples, size)):
+            started = time.perf_counter()
+            answer = request(session, budget, "GET", f"{objects_url}{object_id(n)}/")
+            latencies.append((time.perf_counter() - started) * 1000)
+            if len(answer.json().get("objects", [])) != 1:
+                sys.exit(f"GET {object_id(n)}: expected one object")
+        latencies.sort()
+        result.update(get_p50=percentile(latencies, 0.50), get_p99=percentile(latencies, 0.99))
+
+        started, count, params = time.perf_counter(), 0, {"limit": PAGE}
+        while True:
+            page = request(session, budget, "GET", objects_url, params=params).json()
+            count += len(page.get("objects", []))
+            if not page.get("more"):
+                break
+            params = {"limit": PAGE, "next": page["next"]}
+        if count != size:
+            sys.exit(f"paging returned {count} objects of {size}")
+        result.update(paging=count / (time.perf_counter() - started), paged=count)
+    except DidNotFinish:
+        pass
+    return result
+
+
 def run(binary, *args, stdin=""):
-    return subprocess.run([binary, *args], input=stdin, text=True, check=True, capture_output=True).stdout
+    return subprocess.run([binary, *args], input=stdin, text=True, check=True,
+                          capture_output=True).stdout
 
 
-def sqlite_baseline(rows):
-    with tempfile.TemporaryDirectory() as tmp:
-        db = sqlite3.connect(os.path.join(tmp, "b.db"))
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("CREATE TABLE o (c INTEGER, id TEXT, t TEXT, s TEXT, v TEXT, d INTEGER, raw TEXT)")
-        db.execute("CREATE UNIQUE INDEX a ON o(c, d)")
-        db.execute("CREATE UNIQUE INDEX b ON o(c, id, v)")
-        db.execute("CREATE INDEX t ON o(c, t, d)")
-        start = time.perf_counter()
-        for i in range(0, len(rows), 1000):
-            with db:
-                db.executemany("INSERT INTO o VALUES (1, ?, 'indicator', '2.1', 'v', ?, ?)", rows[i:i + 1000])
-        return len(rows) / (time.perf_counter() - start)
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
-def bench(binary, size):
+def measure_basic_auth(base):
+    """Median latency of discovery with HTTP Basic credentials."""
+    session = requests.Session()
+    session.auth = ("bench", "bench-pw")
+    session.headers["Accept"] = TAXII
+    latencies = []
+    for _ in range(50):
+        started = time.perf_counter()
+        session.get(f"{base}/taxii2/").raise_for_status()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies)
+
+
+def bench_tearline(binary, size, basic_auth=False):
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         run(binary, "init", "--data", data)
         collection = run(binary, "collection", "create", "--data", data, "--title", "bench").split()[-1]
         run(binary, "account", "create", "--data", data, "--name", "bench", "--password-stdin",
             "--read", collection, "--write", collection, stdin="bench-pw\n")
+        # A bearer token, the cheapest credential, so that the figures are
+        # the data path's; measure_basic_auth reports HTTP Basic on its own.
+        token = run(binary, "token", "create", "--data", data, "--account", "bench").split()[-1]
         server = subprocess.Popen([binary, "serve", "--data", data, "--listen", "127.0.0.1:0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             base = server.stdout.readline().split()[-1].replace("/taxii2/", "")
             session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {token}"
+            session.headers["Accept"] = TAXII
+            if basic_auth:
+                result_basic = measure_basic_auth(base)
+            result = workload(session, f"{base}/api1/collections/{collection}/objects/", size, Budget(None))
+            if basic_auth:
+                result["basic_auth"] = result_basic
+        finally:
+            stop(server)
+        result["db_bytes"] = sum(os.path.getsize(os.path.join(data, name)) for name in os.listdir(data))
+    return result
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def medallion_files(tmp, port, collection):
+    root = f"http://127.0.0.1:{port}/api1/"
+    data = {
+        "/discovery": {"title": "bench", "default": root, "api_roots": [root]},
+        "api1": {
+            "information": {"title": "bench", "versions": [TAXII], "max_content_length": 100_000_000},
+            "status": [],
+            "collections": [{
+                "id": collection, "title": "bench", "can_read": True, "can_write": True,
+                "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": [],
+            }],
+        },
+    }
+    data_path = os.path.join(tmp, "data.json")
+    with open(data_path, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+    config = {
+        "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
+                    "filename": data_path},
+        "users": {"bench": "bench-pw"},
+        "taxii": {"max_page_size": PAGE},
+    }
+    config_path = os.path.join(tmp, "config.json")
+    with open(config_path, "w", encoding="utf-8") as out:
+        json.dump(config, out)
+    return config_path
+
+
+def bench_medallion(size, budget_seconds):
+    medallion = os.path.join(os.path.dirname(sys.executable), "medallion")
+    collection = str(uuid.uuid4())
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        config = medallion_files(tmp, port, collection)
+        server = subprocess.Popen([medallion, "--port", str(port), "--log-level", "ERROR", config],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            session = requests.Session()
             session.auth = ("bench", "bench-pw")
             session.headers["Accept"] = TAXII
-            objects_url = f"{base}/api1/collections/{collection}/objects/"
-            bodies = [indicator(n) for n in range(size)]
-            rates = []
-            start = time.perf_counter()
-            for i in range(0, size, 1000):
-                envelope = json.dumps({"objects": bodies[i:i + 1000]})
-                t = time.perf_counter()
-                answer = session.post(objects_url, data=envelope, headers={"Content-Type": TAXII})
-                answer.raise_for_status()
-                rates.append(1000 / (time.perf_counter() - t))
-            ingest = size / (time.perf_counter() - start)
-            tail = statistics.mean(rates[-max(1, len(rates) // 10):])
-            head = statistics.mean(rates[:max(1, len(rates) // 10)])
-            firsts = []
-            for _ in range(20):
-                t = time.perf_counter()
-                session.get(objects_url, params={"limit": 1000}).raise_for_status()
-                firsts.append((time.perf_counter() - t) * 1000)
-            start, count, params = time.perf_counter(), 0, {"limit": 1000}
-            while True:
-                page = session.get(objects_url, params=params).json()
-                count += len(page.get("objects", []))
-                if not page.get("more"):
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    session.get(f"{base}/taxii2/", timeout=5).raise_for_status()
                     break
-                params = {"limit": 1000, "next": page["next"]}
-            paging = count / (time.perf_counter() - start)
-            latencies = []
-            for n in random.sample(range(size), min(1000, size)):
-                t = time.perf_counter()
-                session.get(f"{objects_url}{bodies[n]['id']}/").raise_for_status()
-                latencies.append((time.perf_counter() - t) * 1000)
-            latencies.sort()
+                except requests.exceptions.RequestException:
+                    time.sleep(0.1)
+            else:
+                sys.exit("medallion did not start")
+            return workload(session, f"{base}/api1/collections/{collection}/objects/", size,
+                            Budget(budget_seconds), get_samples=MEDALLION_GET_SAMPLES)
         finally:
-            server.terminate()
-            server.wait()
-    rows = [(o["id"], i, json.dumps(o)) for i, o in enumerate(bodies)]
-    baseline = sqlite_baseline(rows)
-    print(f"| {size} | {ingest:,.0f} obj/s (first 10% {head:,.0f}, last 10% {tail:,.0f}) "
-          f"| {statistics.median(firsts):.1f} ms | {paging:,.0f} obj/s ({count}) "
-          f"| {latencies[len(latencies) // 2]:.2f} / {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms "
-          f"| {baseline:,.0f} obj/s |", flush=True)
+            stop(server)
+
+
+def bench_sqlite(size):
+    """Plain bulk insert of the rows tearline stores, with tearline's schema,
+    pragmas (WAL, synchronous=FULL, foreign keys) and transactions of 1,000."""
+    with open(SCHEMA, encoding="utf-8") as schema_file:
+        schema = schema_file.read()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "plain.db"), isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(schema)
+        db.execute("INSERT INTO api_roots VALUES ('api1', 'bench', NULL, 0)")
+        db.execute("INSERT INTO collections (seq, id, api_root, title, created_at) "
+                   "VALUES (1, 'c', 'api1', 'bench', 0)")
+        spent = 0.0
+        for start in range(0, size, ENVELOPE):
+            rows = [(object_id(n), n, json.dumps(indicator(n)))
+                    for n in range(start, min(size, start + ENVELOPE))]
+            started = time.perf_counter()
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO objects (collection, object_id, object_type, spec_version, version, "
+                f"date_added, raw) VALUES (1, ?, 'indicator', '2.1', '{STORED_VERSION}', ?, ?)", rows)
+            db.execute("COMMIT")
+            spent += time.perf_counter() - started
+        db.close()
+    return size / spent
+
+
+def rate(value):
+    return "did not finish" if value is None else f"{value:,.0f}/s"
+
+
+def millis(value):
+    return "did not finish" if value is None else f"{value:.2f} ms"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
 def main():
-    binary, *sizes = sys.argv[1:]
-    sizes = [int(s) for arg in sizes for s in arg.split()]
-    print("| objects | ingest (envelopes of 1000) | first page (limit 1000, median) | full paging | GET by id p50 / p99 | plain SQLite insert |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("sizes", nargs="+")
+    parser.add_argument("--markdown", help="also write the results as Markdown to this file")
+    parser.add_argument("--medallion-budget", type=float, default=600.0,
+                        help="seconds for medallion's whole workload at one size")
+    parser.add_argument("--no-medallion", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for arg in args.sizes for s in arg.split()]
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = os.getloadavg()
+    rows, medallion_alive = [], not args.no_medallion
     for size in sizes:
-        bench(binary, size)
+        print(f"[{size}] tearline ...", file=sys.stderr, flush=True)
+        ours = bench_tearline(args.binary, size, basic_auth=size == sizes[0])
+        print(f"[{size}] tearline {ours}", file=sys.stderr, flush=True)
+        theirs = None
+        if medallion_alive:
+            print(f"[{size}] medallion (budget {args.medallion_budget:.0f} s) ...", file=sys.stderr, flush=True)
+            theirs = bench_medallion(size, args.medallion_budget)
+            print(f"[{size}] medallion {theirs}", file=sys.stderr, flush=True)
+            medallion_alive = theirs["paging"] is not None
+        print(f"[{size}] plain SQLite ...", file=sys.stderr, flush=True)
+        plain = bench_sqlite(size)
+        rows.append((size, ours, theirs, plain))
+    load_after = os.getloadavg()
+
+    lines = ["| objects | server | ingest (envelopes of 1,000) | first 10% / last 10% of envelopes "
+             "| GET by id p50 / p99 | first page (limit 1,000) | full paging |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for size, ours, theirs, plain in rows:
+        for name, r in (("tearline", ours), ("medallion", theirs)):
+            if r is None:
+                lines.append(f"| {size:,} | {name} | not run (a smaller size did not finish) | | | | |")
+                continue
+            lines.append(
+                f"| {size:,} | {name} | {rate(r['ingest'])} | {rate(r['ingest_head'])} / {rate(r['ingest_tail'])} "
+                f"| {millis(r['get_p50'])} / {millis(r['get_p99'])} | {millis(r['first_page'])} "
+                f"| {rate(r['paging'])} |")
+        lines.append(f"| {size:,} | plain SQLite insert | {rate(plain)} | | | | |")
+
+    smallest, largest = rows[0], rows[-1]
+    lines += ["", "| goal | measured | met |", "| --- | --- | --- |"]
+    scale = ratio(largest[1]["ingest"], smallest[1]["ingest"])
+    lines.append(f"| ingest at {largest[0]:,} within 30% of {smallest[0]:,} (ratio ≥ 0.70) | {scale} "
+                 f"| {'yes' if scale != 'n/a' and float(scale) >= 0.7 else 'no'} |")
+    first = largest[1]["first_page"]
+    lines.append(f"| first page ≤ 5 ms at {largest[0]:,} | {millis(first)} | {'yes' if first <= 5 else 'no'} |")
+    p99 = largest[1]["get_p99"]
+    lines.append(f"| GET by id p99 ≤ 2 ms at {largest[0]:,} | {millis(p99)} | {'yes' if p99 <= 2 else 'no'} |")
+    for size, ours, _, plain in rows:
+        share = ratio(ours["ingest"], plain)
+        lines.append(f"| ingest ≥ 50% of plain SQLite at {size:,} | {share} "
+                     f"| {'yes' if float(share) >= 0.5 else 'no'} |")
+    for size, ours, theirs, _ in rows:
+        if theirs is not None and theirs["ingest"] is not None:
+            lines.append(f"| (info) tearline / medallion ingest at {size:,} | {ratio(ours['ingest'], theirs['ingest'])} | |")
+
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    notes = [
+        f"Run {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC on {platform.machine()} Linux, "
+        f"{os.cpu_count()} cores shared with other work; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after. "
+        f"tearline database at {largest[0]:,} objects: {largest[1]['db_bytes'] / 1e6:,.0f} MB.",
+        "",
+        "tearline is driven with a bearer token. With HTTP Basic (Argon2id once, then the "
+        f"server's cache of verified credentials) discovery takes {smallest[1]['basic_auth']:.1f} ms "
+        "(median of 50).",
+    ]
+    text = "\n".join(lines + [""] + notes) + "\n"
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(text)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,10 @@ pub struct Policy {
     version: String,
     text: String,
     authorizer: Authorizer,
+    /// For each action, only the policies whose scope can match it: Cedar
+    /// evaluates every policy it is given, and most of a decision's cost
+    /// is evaluating policies about the other questions.
+    by_action: HashMap<EntityUid, PolicySet>,
 }
 
 impl fmt::Debug for Policy {
@@ -179,6 +183,28 @@ impl Policy {
             }
             names.insert(policy.id().to_string(), name.to_owned());
         }
+        let by_action = ["releaseObject", "releaseMarking", "releaseWithoutApproval"]
+            .into_iter()
+            .map(|name| {
+                let uid = action(name)?;
+                let mut subset = PolicySet::new();
+                for policy in policies.policies() {
+                    let applies = match policy.action_constraint() {
+                        cedar_policy::ActionConstraint::Eq(only) => only == uid,
+                        // `in` may name action groups: keep such a policy
+                        // everywhere (its scope is still checked by Cedar).
+                        cedar_policy::ActionConstraint::In(_)
+                        | cedar_policy::ActionConstraint::Any => true,
+                    };
+                    if applies {
+                        subset
+                            .add(policy.clone())
+                            .map_err(|e| PolicyError::Parse(e.to_string()))?;
+                    }
+                }
+                Ok((uid, subset))
+            })
+            .collect::<Result<HashMap<_, _>, PolicyError>>()?;
         Ok(Policy {
             schema,
             policies,
@@ -186,6 +212,7 @@ impl Policy {
             version: version_hash(text),
             text: text.to_owned(),
             authorizer: Authorizer::new(),
+            by_action,
         })
     }
 
@@ -306,18 +333,24 @@ impl Policy {
             );
             marking_uids.insert(marking.id.clone(), marking_uid);
         }
+        // Built and checked against the schema once per session; each
+        // question only adds its object to a copy.
+        let base = Entities::from_entities(entities, Some(&self.schema))
+            .map_err(|e| PolicyError::Entities(e.to_string()))?;
         Ok(Session {
             policy: self,
             party: party_uid,
-            base: entities,
+            base,
             markings: marking_uids,
             release_object: action("releaseObject")?,
             release_marking: action("releaseMarking")?,
             without_approval: action("releaseWithoutApproval")?,
+            object_type: EntityTypeName::from_str("Tearline::StixObject")
+                .map_err(|e| PolicyError::Entities(e.to_string()))?,
         })
     }
 
-    fn ask(&self, request: Result<Request, String>, entities: Result<Entities, String>) -> Answer {
+    fn ask(&self, request: Result<Request, String>, entities: Result<&Entities, String>) -> Answer {
         let (request, entities) = match (request, entities) {
             (Ok(request), Ok(entities)) => (request, entities),
             (Err(e), _) | (_, Err(e)) => {
@@ -328,9 +361,11 @@ impl Policy {
                 };
             }
         };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, &entities);
+        let policies = request
+            .action()
+            .and_then(|action| self.by_action.get(action))
+            .unwrap_or(&self.policies);
+        let response = self.authorizer.is_authorized(&request, policies, entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -362,11 +397,15 @@ impl Policy {
 pub struct Session<'p> {
     policy: &'p Policy,
     party: EntityUid,
-    base: Vec<Entity>,
+    /// The partner, its groups and the markings, with the schema's actions.
+    base: Entities,
     markings: HashMap<String, EntityUid>,
     release_object: EntityUid,
     release_marking: EntityUid,
     without_approval: EntityUid,
+    /// `Tearline::StixObject`, parsed once: parsing a type name runs
+    /// Cedar's parser, a large share of one decision's cost.
+    object_type: EntityTypeName,
 }
 
 impl fmt::Debug for Session<'_> {
@@ -390,12 +429,9 @@ impl Session<'_> {
                 )],
             };
         };
-        let entities =
-            Entities::from_entities(self.base.iter().cloned(), Some(&self.policy.schema))
-                .map_err(|e| e.to_string());
         self.policy.ask(
             self.request(&self.release_marking, resource.clone()),
-            entities,
+            Ok(&self.base),
         )
     }
 
@@ -415,16 +451,20 @@ impl Session<'_> {
         };
         let may_go = self.policy.ask(
             self.request(&self.release_object, resource.clone()),
-            Ok(entities.clone()),
+            Ok(&entities),
         );
-        let without_approval = self
-            .policy
-            .ask(self.request(&self.without_approval, resource), Ok(entities));
+        let without_approval = self.policy.ask(
+            self.request(&self.without_approval, resource),
+            Ok(&entities),
+        );
         (may_go, without_approval)
     }
 
     fn object_entities(&self, object: &ObjectFacts) -> Result<(EntityUid, Entities), String> {
-        let resource = uid("StixObject", &object.id).map_err(|e| e.to_string())?;
+        let resource = EntityUid::from_type_name_and_id(
+            self.object_type.clone(),
+            EntityId::new(object.id.as_str()),
+        );
         let attrs = HashMap::from([
             (
                 "stixType".to_owned(),
@@ -443,11 +483,14 @@ impl Session<'_> {
         ]);
         let entity =
             Entity::new(resource.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
-        let entities = Entities::from_entities(
-            self.base.iter().cloned().chain(std::iter::once(entity)),
-            Some(&self.policy.schema),
-        )
-        .map_err(|e| e.to_string())?;
+        // Not checked against the schema per object: the entity's shape is
+        // fixed by this function (tests cover it), and a mismatch would make
+        // Cedar report an error, which `ask` answers with a deny anyway.
+        let entities = self
+            .base
+            .clone()
+            .add_entities(std::iter::once(entity), None)
+            .map_err(|e| e.to_string())?;
         Ok((resource, entities))
     }
 
