@@ -35,6 +35,10 @@ pub struct Args {
     /// Use this (new) directory instead of a temporary one; it is kept.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Run the demo on this empty PostgreSQL database instead of the
+    /// embedded store (the ledger key still goes in the data directory).
+    #[arg(long, env = "TEARLINE_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
 }
 
 const HOME: &str = "Northland Intelligence Service";
@@ -138,7 +142,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(demo(data.clone(), args.serve, !temporary));
+    let result = runtime.block_on(demo(
+        data.clone(),
+        args.database.clone(),
+        args.serve,
+        !temporary,
+    ));
     if temporary {
         let _ = std::fs::remove_dir_all(&data);
     }
@@ -146,17 +155,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo(data: PathBuf, serve: bool, kept: bool) -> anyhow::Result<()> {
-    let database = data.join(crate::config::DATABASE_FILE);
-    anyhow::ensure!(
-        !database.exists(),
-        "{} already holds a tearline database",
-        data.display()
-    );
-    let store = Arc::new(SqliteStore::open(&database, true).await?);
+async fn demo(
+    data: PathBuf,
+    database_url: Option<String>,
+    serve: bool,
+    kept: bool,
+) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = match &database_url {
+        Some(url) => {
+            let location = match store::Location::parse(url) {
+                store::Location::Postgres(url) => store::Location::Postgres(url),
+                store::Location::Sqlite(_) => {
+                    anyhow::bail!("--database must be a postgres:// or postgresql:// URL")
+                }
+            };
+            let store = store::open(&location, true, &store::postgres::PgSettings::default())
+                .await
+                .with_context(|| format!("opening {location}"))?;
+            anyhow::ensure!(
+                store.api_roots().await?.is_empty(),
+                "{location} is not empty; the demo needs an empty database"
+            );
+            store
+        }
+        None => {
+            let database = data.join(crate::config::DATABASE_FILE);
+            anyhow::ensure!(
+                !database.exists(),
+                "{} already holds a tearline database",
+                data.display()
+            );
+            Arc::new(SqliteStore::open(&database, true).await?)
+        }
+    };
     let store_ref: &dyn Store = store.as_ref();
     println!("tearline demo: need-to-know release across a trust boundary");
     println!("data directory: {}", data.display());
+    if let Some(url) = &database_url {
+        println!("database: {}", store::postgres::redact_password(url));
+    }
 
     step("1. The home service, its partner and their accounts");
     store_ref

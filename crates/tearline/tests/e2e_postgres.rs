@@ -559,3 +559,26 @@ fn a_database_restart_under_load_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// The demo runs on PostgreSQL too, and refuses a database that is in use.
+#[test]
+fn the_demo_runs_on_postgres() {
+    let Some((_cluster, url)) = cluster_and_database() else {
+        return;
+    };
+    let out = tearline(&["demo", "--database", &url]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("produce the signed root"), "{stdout}");
+    assert!(
+        stdout.contains("proven against that checkpoint"),
+        "{stdout}"
+    );
+    let again = tearline(&["demo", "--database", &url]);
+    assert!(!again.status.success(), "a used database is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}
