@@ -26,6 +26,8 @@ use ledger::Outcome as LedgerOutcome;
 
 /// Most objects one release may gather (requested plus referenced).
 pub const MAX_RELEASE_OBJECTS: usize = 100_000;
+/// Ids per lookup of what a partner already holds.
+const PREVIOUS_PER_QUERY: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -382,19 +384,28 @@ pub async fn request(
     let identity = release_identity(store, now).await?;
     let derive = |source_id: &str| derivative_id(&secret, &party.name, source_id);
 
+    // What the partner already holds of each source, under its own id or
+    // its derivative id: the newest version of each, a chunk of ids per
+    // query rather than two queries per object.
+    let candidates: Vec<String> = sources
+        .iter()
+        .filter_map(|source| source.value.get("id").and_then(Value::as_str))
+        .flat_map(|id| [id.to_owned(), derive(id)])
+        .collect();
     let mut previous = BTreeMap::new();
-    for source in &sources {
-        let Some(id) = source.value.get("id").and_then(Value::as_str) else {
-            continue;
-        };
-        for candidate in [id.to_owned(), derive(id)] {
-            let mut query = ObjectQuery::new(outbound.clone(), 1);
-            query.ids = vec![candidate.clone()];
+    for chunk in candidates.chunks(PREVIOUS_PER_QUERY) {
+        let mut query = ObjectQuery::new(outbound.clone(), chunk.len());
+        query.ids = chunk.to_vec();
+        loop {
             let page = store.query_objects(&query).await?;
-            if let Some(last) = page.items.into_iter().last()
-                && let Ok(value) = serde_json::from_str::<Value>(&last.raw)
-            {
-                previous.insert(candidate, value);
+            for item in page.items {
+                if let Ok(value) = serde_json::from_str::<Value>(&item.raw) {
+                    previous.insert(item.object_id, value);
+                }
+            }
+            match page.next {
+                Some(next) if page.more => query.cursor = Some(next),
+                _ => break,
             }
         }
     }
