@@ -207,39 +207,49 @@ fn followed_refs(value: &Value, out: &mut Vec<String>) {
 
 async fn gather(store: &dyn Store, requested: &[String]) -> Result<Vec<Source>> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut queue: Vec<(String, bool)> = requested.iter().map(|id| (id.clone(), true)).collect();
-    queue.reverse();
     let mut sources = Vec::new();
-    while let Some((id, asked)) = queue.pop() {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        if sources.len() >= MAX_RELEASE_OBJECTS {
-            return Err(ReleaseError::Invalid(format!(
-                "a release gathers at most {MAX_RELEASE_OBJECTS} objects"
-            )));
-        }
-        let Some(stored) = store.internal_object(&id).await? else {
-            if asked {
-                return Err(ReleaseError::NotFound(format!("object {id}")));
+    // Breadth first, one store lookup per level of references rather than
+    // one per object.
+    let mut level: Vec<(String, bool)> = requested.iter().map(|id| (id.clone(), true)).collect();
+    while !level.is_empty() {
+        level.retain(|(id, _)| seen.insert(id.clone()));
+        let ids: Vec<String> = level.iter().map(|(id, _)| id.clone()).collect();
+        let mut found: BTreeMap<String, store::StoredObject> = store
+            .internal_objects(&ids)
+            .await?
+            .into_iter()
+            .map(|stored| (stored.object_id.clone(), stored))
+            .collect();
+        let mut next = Vec::new();
+        for (id, asked) in level {
+            let Some(stored) = found.remove(&id) else {
+                if asked {
+                    return Err(ReleaseError::NotFound(format!("object {id}")));
+                }
+                // A reference to something the home party does not hold:
+                // the closure drops it.
+                continue;
+            };
+            if sources.len() >= MAX_RELEASE_OBJECTS {
+                return Err(ReleaseError::Invalid(format!(
+                    "a release gathers at most {MAX_RELEASE_OBJECTS} objects"
+                )));
             }
-            // A reference to something the home party does not hold: the
-            // closure drops it.
-            continue;
-        };
-        let value: Value = serde_json::from_str(&stored.raw)
-            .map_err(|err| ReleaseError::Store(StoreError::Corrupt(format!("{id}: {err}"))))?;
-        let mut refs = Vec::new();
-        followed_refs(&value, &mut refs);
-        for target in refs.into_iter().rev() {
-            if !seen.contains(&target) {
-                queue.push((target, false));
-            }
+            let value: Value = serde_json::from_str(&stored.raw)
+                .map_err(|err| ReleaseError::Store(StoreError::Corrupt(format!("{id}: {err}"))))?;
+            let mut refs = Vec::new();
+            followed_refs(&value, &mut refs);
+            next.extend(
+                refs.into_iter()
+                    .filter(|target| !seen.contains(target))
+                    .map(|target| (target, false)),
+            );
+            sources.push(Source {
+                value,
+                raw: stored.raw,
+            });
         }
-        sources.push(Source {
-            value,
-            raw: stored.raw,
-        });
+        level = next;
     }
     Ok(sources)
 }

@@ -449,6 +449,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The newest version of an object in the home party's own collections
     /// (every collection that is not a partner's outbound or inbound one).
     async fn internal_object(&self, object_id: &str) -> Result<Option<StoredObject>>;
+    /// [`Store::internal_object`] for many ids at once: the newest version
+    /// of each that exists, in no particular order.
+    async fn internal_objects(&self, object_ids: &[String]) -> Result<Vec<StoredObject>>;
     /// Writes a release's state, its approval, its derivation map and (when
     /// released) its objects into the outbound collection through the same
     /// insert path as TAXII, all or nothing. An object version already in

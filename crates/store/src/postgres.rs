@@ -994,6 +994,10 @@ impl Store for PgStore {
         crate::postgres_release::internal_object(&self.pool, object_id).await
     }
 
+    async fn internal_objects(&self, object_ids: &[String]) -> Result<Vec<StoredObject>> {
+        crate::postgres_release::internal_objects(&self.pool, object_ids).await
+    }
+
     async fn commit_release(&self, commit: &ReleaseCommit, now: Micros) -> Result<Vec<AddOutcome>> {
         crate::postgres_release::commit_release(&self.pool, commit, now).await
     }

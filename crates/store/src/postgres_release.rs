@@ -262,6 +262,35 @@ pub(crate) async fn internal_object(
     row.as_ref().map(stored_object_from_row).transpose()
 }
 
+/// Ids per statement of [`internal_objects`].
+const IDS_PER_STATEMENT: usize = 1_000;
+
+pub(crate) async fn internal_objects(
+    pool: &PgPool,
+    object_ids: &[String],
+) -> Result<Vec<StoredObject>> {
+    let mut out = Vec::with_capacity(object_ids.len());
+    for chunk in object_ids.chunks(IDS_PER_STATEMENT) {
+        // DISTINCT ON keeps the first row of each id in this order: the newest.
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (o.object_id) o.object_id, o.object_type, o.spec_version, \
+             o.version, o.date_added, o.raw \
+             FROM objects o JOIN collections c ON c.seq = o.collection \
+             WHERE o.object_id = ANY($1) AND NOT EXISTS (SELECT 1 FROM parties p \
+             WHERE p.outbound = c.id OR p.inbound = c.id) \
+             ORDER BY o.object_id, o.version DESC, o.date_added DESC",
+        )
+        .bind(chunk)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+        for row in &rows {
+            out.push(stored_object_from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn commit_release(
     pool: &PgPool,
     commit: &ReleaseCommit,

@@ -781,6 +781,10 @@ impl Store for SqliteStore {
         crate::sqlite_release::internal_object(&self.pool, object_id).await
     }
 
+    async fn internal_objects(&self, object_ids: &[String]) -> Result<Vec<StoredObject>> {
+        crate::sqlite_release::internal_objects(&self.pool, object_ids).await
+    }
+
     async fn commit_release(&self, commit: &ReleaseCommit, now: Micros) -> Result<Vec<AddOutcome>> {
         crate::sqlite_release::commit_release(&self.pool, commit, now).await
     }

@@ -265,6 +265,50 @@ pub(crate) async fn internal_object(
     .transpose()
 }
 
+/// Ids per statement of [`internal_objects`]: far below SQLite's limit of
+/// 32,766 bound variables.
+const IDS_PER_STATEMENT: usize = 500;
+
+pub(crate) async fn internal_objects(
+    pool: &SqlitePool,
+    object_ids: &[String],
+) -> Result<Vec<StoredObject>> {
+    let mut out = Vec::with_capacity(object_ids.len());
+    for chunk in object_ids.chunks(IDS_PER_STATEMENT) {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT o.object_id, o.object_type, o.spec_version, o.version, o.date_added, o.raw \
+             FROM objects o JOIN collections c ON c.seq = o.collection \
+             WHERE NOT EXISTS (SELECT 1 FROM parties p WHERE p.outbound = c.id OR p.inbound = c.id) \
+             AND o.object_id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id);
+        }
+        list.push_unseparated(")");
+        // Newest first per object, so the first row of each id is the one.
+        query.push(" ORDER BY o.object_id, o.version DESC, o.date_added DESC");
+        let rows = query.build().fetch_all(pool).await.map_err(db_error)?;
+        let mut last: Option<String> = None;
+        for row in rows {
+            let object_id: String = row.try_get("object_id").map_err(db_error)?;
+            if last.as_deref() == Some(object_id.as_str()) {
+                continue;
+            }
+            last = Some(object_id.clone());
+            out.push(StoredObject {
+                object_id,
+                object_type: row.try_get("object_type").map_err(db_error)?,
+                spec_version: row.try_get("spec_version").map_err(db_error)?,
+                version: row.try_get("version").map_err(db_error)?,
+                date_added: row.try_get("date_added").map_err(db_error)?,
+                raw: row.try_get("raw").map_err(db_error)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn commit_release(
     pool: &SqlitePool,
     commit: &ReleaseCommit,

@@ -798,6 +798,19 @@ pub async fn release_commits(store: &dyn Store) {
         "newest internal version"
     );
 
+    let unknown = format!("indicator--{}", uuid::Uuid::new_v4());
+    let many = store
+        .internal_objects(&[unknown, source_id.clone(), source_id.clone()])
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        many.iter()
+            .map(|o| (o.object_id.as_str(), o.version.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(source_id.as_str(), "v2")],
+        "the newest version of each id that exists, once"
+    );
+
     let derivative_id = format!("indicator--{}", uuid::Uuid::new_v4());
     let released = object(&derivative_id, "indicator", "2.1", "d1");
     // A partner's own collections are not internal.
