@@ -122,6 +122,7 @@ fn refusal(n: u64) -> ReleaseCommit {
         collection_id: None,
         derivations: Vec::new(),
         ledger: Some(ledger),
+        only_newer: false,
     }
 }
 

@@ -511,6 +511,7 @@ pub async fn request(
                 collection_id: released.then_some(outbound),
                 derivations: if released { derivations } else { Vec::new() },
                 ledger,
+                only_newer: false,
             },
             now,
         )
@@ -605,6 +606,7 @@ pub async fn approve(
                 collection_id: party.outbound.clone(),
                 derivations,
                 ledger: Some(ledger),
+                only_newer: false,
             },
             now,
         )
@@ -806,6 +808,7 @@ pub async fn recall(
                 collection_id: Some(outbound),
                 derivations: Vec::new(),
                 ledger: Some(ledger),
+                only_newer: true,
             },
             now,
         )

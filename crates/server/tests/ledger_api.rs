@@ -524,3 +524,29 @@ async fn a_recall_revokes_what_was_sent_and_is_recorded() {
         Err(releases::ReleaseError::Refused(_))
     ));
 }
+
+#[tokio::test]
+async fn concurrent_recalls_record_once() {
+    let world = world().await;
+    let release = release_to(&world, "city").await;
+    let store: &dyn Store = world.store.as_ref();
+    let (a, b) = tokio::join!(
+        releases::recall(store, &release, "olaf", "burned", NOW + 10),
+        releases::recall(store, &release, "rita", "burned", NOW + 10),
+    );
+    assert_eq!(
+        [&a, &b].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{:?} / {:?}",
+        a.as_ref().err(),
+        b.as_ref().err()
+    );
+    // The original release's record and one recall record.
+    assert_eq!(
+        store
+            .ledger_size("city")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        2
+    );
+}

@@ -355,6 +355,25 @@ pub(crate) async fn commit_release(
             .await
             .map_err(db_error)?;
     }
+    if let (true, Some(collection_id)) = (commit.only_newer, &commit.collection_id) {
+        for object in &record.outgoing {
+            let newest: Option<String> = sqlx::query_scalar(
+                "SELECT MAX(o.version) FROM objects o JOIN collections c ON c.seq = o.collection \
+                 WHERE c.id = $1 AND o.object_id = $2",
+            )
+            .bind(collection_id)
+            .bind(&object.object_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if newest.is_some_and(|newest| newest >= object.version) {
+                return Err(StoreError::Conflict(format!(
+                    "{} has a version as new as the one to write; nothing was written",
+                    object.object_id
+                )));
+            }
+        }
+    }
     let outcomes = match (&commit.collection_id, record.state) {
         (Some(collection_id), ReleaseState::Released) => {
             insert_versions(&mut tx, collection_id, &record.outgoing, now, true).await?

@@ -169,6 +169,10 @@ pub struct ReleaseCommit {
     /// The ledger record of this decision, appended to the partner's log in
     /// the same transaction (a final decision always has one).
     pub ledger: Option<crate::LedgerAppend>,
+    /// Every object written must be newer than any version of it already in
+    /// the collection, else nothing is written (a recall must not lose a
+    /// race with a release that wrote a newer version meanwhile).
+    pub only_newer: bool,
 }
 
 impl ReleaseCommit {

@@ -848,6 +848,7 @@ pub async fn release_commits(store: &dyn Store) {
         collection_id: None,
         derivations: Vec::new(),
         ledger: None,
+        only_newer: false,
     };
     let mut premature = pending.clone();
     premature.ledger = Some(ledger_append(&name, &release_id, &[]));
@@ -879,6 +880,7 @@ pub async fn release_commits(store: &dyn Store) {
             derivative_id: derivative_id.clone(),
         }],
         ledger: Some(ledger_append(&name, &release_id, &[&derivative_id])),
+        only_newer: false,
     };
     let mut unrecorded = approve.clone();
     unrecorded.ledger = None;
@@ -941,6 +943,7 @@ pub async fn release_commits(store: &dyn Store) {
         collection_id: Some(outbound.clone()),
         derivations: Vec::new(),
         ledger: Some(ledger_append(&name, &clash.id, &[&extra_id])),
+        only_newer: false,
     };
     assert!(matches!(
         store.commit_release(&refused, T0 + 3).await,
@@ -978,6 +981,7 @@ pub async fn release_commits(store: &dyn Store) {
         collection_id: Some(outbound),
         derivations: Vec::new(),
         ledger: Some(again_ledger),
+        only_newer: false,
     };
     let outcomes = store
         .commit_release(&again, T0 + 4)
@@ -1010,6 +1014,41 @@ pub async fn release_commits(store: &dyn Store) {
             .unwrap_or_else(|err| panic!("{err}")),
         vec![0, 1]
     );
+
+    // A recall-style commit may only write versions newer than any stored.
+    let outbound_id = party.outbound.clone().unwrap_or_default();
+    for (version, newer) in [("d1", false), ("d0", false), ("d2", true)] {
+        let id = format!("release--{}", uuid::Uuid::new_v4());
+        let mut record = record.clone();
+        record.id = id.clone();
+        record.outgoing = vec![object(&derivative_id, "indicator", "2.1", version)];
+        let commit = crate::ReleaseCommit {
+            record,
+            expected_state: None,
+            approval: None,
+            collection_id: Some(outbound_id.clone()),
+            derivations: Vec::new(),
+            ledger: Some(ledger_append(&name, &id, &[&derivative_id])),
+            only_newer: true,
+        };
+        let result = store.commit_release(&commit, T0 + 10).await;
+        if newer {
+            assert!(result.is_ok(), "{version}: {result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(StoreError::Conflict(_))),
+                "{version}: {result:?}"
+            );
+            assert!(
+                store
+                    .release(&id)
+                    .await
+                    .unwrap_or_else(|err| panic!("{err}"))
+                    .is_none(),
+                "nothing written"
+            );
+        }
+    }
 }
 
 /// A ledger record for tests, listing `objects` with a digest derived from the id.
@@ -1095,6 +1134,7 @@ pub async fn ledger_logs(store: &dyn Store) {
             collection_id: None,
             derivations: Vec::new(),
             ledger: Some(ledger_append(name, &release_id, &[&object_id])),
+            only_newer: false,
         };
         store
             .commit_release(&commit, T0 + i64::try_from(step).unwrap_or(0))
@@ -1275,6 +1315,7 @@ pub async fn release_listing(store: &dyn Store) {
                     derivations: Vec::new(),
                     ledger: (state == crate::ReleaseState::Denied)
                         .then(|| ledger_append(party, &id, &[])),
+                    only_newer: false,
                 },
                 T0,
             )

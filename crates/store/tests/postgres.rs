@@ -410,6 +410,7 @@ async fn racing_approvals_on_two_nodes_have_one_winner() {
                     collection_id: None,
                     derivations: Vec::new(),
                     ledger: None,
+                    only_newer: false,
                 },
                 T0,
             )
@@ -431,6 +432,7 @@ async fn racing_approvals_on_two_nodes_have_one_winner() {
                 &record.id,
                 &[&released.object_id],
             )),
+            only_newer: false,
         };
         let (by_bob, by_carol) = (approve("bob"), approve("carol"));
         let (a, b) = tokio::join!(
@@ -514,6 +516,7 @@ async fn release_through(node: &PgStore, party: &str, outbound: &str, label: &st
         collection_id: None,
         derivations: Vec::new(),
         ledger: None,
+        only_newer: false,
     };
     node.commit_release(&pending, T0)
         .await
@@ -532,6 +535,7 @@ async fn release_through(node: &PgStore, party: &str, outbound: &str, label: &st
             account: "bob".to_owned(),
             approved_at: T0 + 1,
         }),
+        only_newer: false,
         collection_id: Some(outbound.to_owned()),
         derivations: Vec::new(),
     };
