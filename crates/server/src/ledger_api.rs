@@ -55,6 +55,14 @@ impl From<LedgerError> for Error {
     }
 }
 
+/// A query string that does not parse is a JSON 400, like every other
+/// error under the prefix.
+fn parsed<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
+    query
+        .map(|Query(query)| query)
+        .map_err(|e| Error::BadRequest(e.body_text()))
+}
+
 fn signer(state: &AppState) -> Result<&LogSigner, Error> {
     state
         .ledger_signer
@@ -158,7 +166,7 @@ async fn checkpoint(
     query: Result<Query<CheckpointQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
-    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let query = parsed(query)?;
     let note =
         ledger_ops::checkpoint(state.store.as_ref(), signer(&state)?, &party, query.size).await?;
     Ok(text(note))
@@ -178,7 +186,7 @@ async fn records(
     query: Result<Query<RecordsQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
-    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let query = parsed(query)?;
     let start = query.start.unwrap_or(0);
     let limit = query.limit.unwrap_or(ledger_ops::MAX_LEAVES_PER_PAGE);
     let leaves = ledger_ops::leaves(state.store.as_ref(), &party, start, limit).await?;
@@ -231,7 +239,7 @@ async fn inclusion(
     query: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
-    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let query = parsed(query)?;
     let store = state.store.as_ref();
     let proof = match (query.index, query.object_sha256) {
         (Some(index), None) => ledger_ops::inclusion(store, &party, index, query.size).await?,
@@ -261,7 +269,7 @@ async fn consistency(
     query: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     reader.may_read(&state, &party).await?;
-    let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let query = parsed(query)?;
     let proof = ledger_ops::consistency(state.store.as_ref(), &party, query.old, query.new).await?;
     Ok(axum::Json(proof).into_response())
 }
