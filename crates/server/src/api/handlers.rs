@@ -35,6 +35,11 @@ fn created(location: &str, value: &Value) -> Response {
     response
 }
 
+/// A release summary as the JSON body every release endpoint answers with.
+fn summary_json(summary: &releases::Summary) -> Result<Value, Error> {
+    serde_json::to_value(summary).map_err(|err| Error::Internal(err.to_string()))
+}
+
 fn check_name(what: &str, name: &str) -> Result<(), Error> {
     if name.trim().is_empty() || name.trim() != name {
         return Err(Error::BadRequest(format!(
@@ -147,7 +152,7 @@ pub async fn request_release(
     )
     .await?;
     let location = format!("{PREFIX}/releases/{}", summary.release);
-    let value = serde_json::to_value(&summary).map_err(|err| Error::Internal(err.to_string()))?;
+    let value = summary_json(&summary)?;
     Ok(created(&location, &value))
 }
 
@@ -224,7 +229,7 @@ pub async fn approve_release(
         timestamp::now_micros(),
     )
     .await?;
-    let value = serde_json::to_value(&summary).map_err(|err| Error::Internal(err.to_string()))?;
+    let value = summary_json(&summary)?;
     Ok(json_ok(&value))
 }
 
@@ -259,7 +264,7 @@ pub async fn recall_release(
         timestamp::now_micros(),
     )
     .await?;
-    let value = serde_json::to_value(&summary).map_err(|err| Error::Internal(err.to_string()))?;
+    let value = summary_json(&summary)?;
     Ok(created(
         &format!("{PREFIX}/releases/{}", summary.release),
         &value,
