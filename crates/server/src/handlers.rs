@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use store::{
-    Account, AddOutcome, Collection, DeleteRequest, Grant, ObjectQuery, Page, StatusDetail,
-    StatusRecord, VersionFilter,
+    Account, AddOutcome, Collection, DeleteRequest, Grant, JoinedPage, Micros, ObjectQuery, Page,
+    StatusDetail, StatusRecord, VersionFilter,
 };
 
 use crate::error::ApiError;
@@ -42,12 +42,15 @@ fn taxii_ok(body: &Value) -> Response {
 /// page is empty: there is no date to give, and a non-timestamp would break
 /// clients).
 fn paged(page: &Page, body: String) -> Response {
+    let first = page.items.first().map(|item| item.date_added);
+    let last = page.items.last().map(|item| item.date_added);
+    dated(first, last, body)
+}
+
+fn dated(first: Option<Micros>, last: Option<Micros>, body: String) -> Response {
     let mut response = taxii(StatusCode::OK, body);
-    if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
-        for (name, micros) in [
-            (DATE_ADDED_FIRST, first.date_added),
-            (DATE_ADDED_LAST, last.date_added),
-        ] {
+    if let (Some(first), Some(last)) = (first, last) {
+        for (name, micros) in [(DATE_ADDED_FIRST, first), (DATE_ADDED_LAST, last)] {
             if let Ok(value) = HeaderValue::from_str(&timestamp::format_taxii(micros)) {
                 response.headers_mut().insert(name, value);
             }
@@ -307,9 +310,8 @@ pub async fn manifest(
 
 /// The envelope text, with each object's stored bytes pasted in as they
 /// are.
-fn envelope(page: &Page) -> String {
-    let size: usize = page.items.iter().map(|item| item.raw.len() + 1).sum();
-    let mut body = String::with_capacity(size + 64);
+fn envelope(page: &JoinedPage) -> String {
+    let mut body = String::with_capacity(page.objects.len() + 64);
     body.push_str("{\"more\":");
     body.push_str(if page.more { "true" } else { "false" });
     if let Some(next) = page.next.filter(|_| page.more) {
@@ -318,18 +320,17 @@ fn envelope(page: &Page) -> String {
         body.push_str(&next.encode());
         body.push('"');
     }
-    if !page.items.is_empty() {
+    if page.count > 0 {
         body.push_str(",\"objects\":[");
-        for (index, item) in page.items.iter().enumerate() {
-            if index > 0 {
-                body.push(',');
-            }
-            body.push_str(&item.raw);
-        }
+        body.push_str(&page.objects);
         body.push(']');
     }
     body.push('}');
     body
+}
+
+fn envelope_response(page: &JoinedPage) -> Response {
+    dated(page.first_added, page.last_added, envelope(page))
 }
 
 pub async fn get_objects(
@@ -342,9 +343,9 @@ pub async fn get_objects(
     let collection = readable_collection(&state, &caller, &api_root, &collection_id).await?;
     let page = state
         .store
-        .query_objects(&object_query(&state, &collection.id, filters))
+        .query_objects_joined(&object_query(&state, &collection.id, filters))
         .await?;
-    Ok(paged(&page, envelope(&page)))
+    Ok(envelope_response(&page))
 }
 
 pub async fn get_object(
@@ -357,8 +358,8 @@ pub async fn get_object(
     let collection = readable_collection(&state, &caller, &api_root, &collection_id).await?;
     let mut query = object_query(&state, &collection.id, filters);
     query.ids = vec![object_id.clone()];
-    let page = state.store.query_objects(&query).await?;
-    if page.items.is_empty()
+    let page = state.store.query_objects_joined(&query).await?;
+    if page.count == 0
         && !state
             .store
             .object_exists(&collection.id, &object_id)
@@ -366,7 +367,7 @@ pub async fn get_object(
     {
         return Err(ApiError::NotFound);
     }
-    Ok(paged(&page, envelope(&page)))
+    Ok(envelope_response(&page))
 }
 
 pub async fn versions(
@@ -494,12 +495,7 @@ pub async fn add_objects(
     // async workers.
     let prepared = tokio::task::spawn_blocking(move || {
         let objects = ingest::split_envelope(&text, &settings.limits).map_err(envelope_error)?;
-        Ok::<_, ApiError>(
-            objects
-                .into_iter()
-                .map(|raw| ingest::prepare(raw, &validator, &settings.limits))
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, ApiError>(ingest::prepare_all(&objects, &validator, &settings.limits))
     })
     .await
     .map_err(|err| ApiError::Internal(format!("validation task: {err}")))??;
@@ -508,62 +504,76 @@ pub async fn add_objects(
             "The envelope holds no objects.".to_owned(),
         ));
     }
-    let valid: Vec<store::NewObject> = prepared
-        .iter()
-        .filter_map(|outcome| outcome.as_ref().ok().cloned())
-        .collect();
-    let outcomes = state
-        .store
-        .add_objects(&collection.id, &valid, timestamp::now_micros())
-        .await?;
-    let mut successes = Vec::new();
-    let mut failures = Vec::new();
-    let mut outcomes = outcomes.into_iter();
-    for item in &prepared {
+    // What the status says of each object, in envelope order; the valid
+    // objects themselves move on to the store.
+    let mut valid = Vec::with_capacity(prepared.len());
+    let mut entries = Vec::with_capacity(prepared.len());
+    for item in prepared {
         match item {
             Ok(object) => {
-                let outcome = outcomes.next();
-                let message = match outcome {
-                    Some(AddOutcome::Duplicate) => {
-                        state.metrics.objects_duplicate.inc();
-                        Some("This version was already in the collection.".to_owned())
-                    }
-                    _ => {
-                        state.metrics.objects_stored.inc();
-                        None
-                    }
-                };
-                successes.push(StatusDetail {
-                    id: object.object_id.clone(),
-                    version: timestamp::display_version(&object.version),
-                    message,
-                });
+                entries.push(Ok((
+                    object.object_id.clone(),
+                    timestamp::display_version(&object.version),
+                )));
+                valid.push(object);
             }
-            Err(rejection) => {
-                state.metrics.objects_rejected.inc();
-                failures.push(StatusDetail {
+            Err(rejection) => entries.push(Err(rejection)),
+        }
+    }
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let build_status = |outcomes: &[AddOutcome]| {
+        let mut successes = Vec::with_capacity(outcomes.len());
+        let mut failures = Vec::new();
+        let mut outcomes = outcomes.iter();
+        for entry in &entries {
+            match entry {
+                Ok((id, version)) => successes.push(StatusDetail {
+                    id: id.clone(),
+                    version: version.clone(),
+                    message: matches!(outcomes.next(), Some(AddOutcome::Duplicate))
+                        .then(|| "This version was already in the collection.".to_owned()),
+                }),
+                Err(rejection) => failures.push(StatusDetail {
                     id: rejection.id.clone(),
                     version: rejection.version.clone(),
                     message: Some(rejection.message.clone()),
-                });
+                }),
             }
         }
-    }
-    let record = StatusRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        api_root: collection.api_root.clone(),
-        collection_id: collection.id.clone(),
-        account_id: caller.id,
-        request_timestamp,
-        total_count: prepared.len() as u64,
-        success_count: successes.len() as u64,
-        failure_count: failures.len() as u64,
-        pending_count: 0,
-        successes,
-        failures,
-        pendings: Vec::new(),
+        StatusRecord {
+            id: status_id.clone(),
+            api_root: collection.api_root.clone(),
+            collection_id: collection.id.clone(),
+            account_id: caller.id,
+            request_timestamp,
+            total_count: entries.len() as u64,
+            success_count: successes.len() as u64,
+            failure_count: failures.len() as u64,
+            pending_count: 0,
+            successes,
+            failures,
+            pendings: Vec::new(),
+        }
     };
-    state.store.put_status(&record).await?;
+    let (outcomes, record) = state
+        .store
+        .add_objects_with_status(
+            &collection.id,
+            &valid,
+            timestamp::now_micros(),
+            &build_status,
+        )
+        .await?;
+    let duplicates = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, AddOutcome::Duplicate))
+        .count();
+    state.metrics.objects_duplicate.inc_by(duplicates as u64);
+    state
+        .metrics
+        .objects_stored
+        .inc_by((outcomes.len() - duplicates) as u64);
+    state.metrics.objects_rejected.inc_by(record.failure_count);
     tracing::info!(
         collection = %collection.id,
         total = record.total_count,

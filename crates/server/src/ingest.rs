@@ -124,7 +124,7 @@ impl<'de> Visitor<'de> for Checker {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let inner = self.nested().map_err(de::Error::custom)?;
-        let mut keys = std::collections::HashSet::new();
+        let mut keys = SeenKeys::default();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if !keys.insert(key.clone()) {
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
@@ -135,6 +135,34 @@ impl<'de> Visitor<'de> for Checker {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The keys of one JSON object so far. STIX objects have a dozen or so
+/// keys, for which a linear scan beats hashing every key; large maps
+/// (extensions, custom dictionaries) switch to a hash set.
+#[derive(Default)]
+struct SeenKeys<'de> {
+    few: Vec<std::borrow::Cow<'de, str>>,
+    many: Option<std::collections::HashSet<std::borrow::Cow<'de, str>>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    const SCAN_UP_TO: usize = 24;
+
+    /// False if `key` was already seen.
+    fn insert(&mut self, key: std::borrow::Cow<'de, str>) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(key);
+        }
+        if self.few.contains(&key) {
+            return false;
+        }
+        self.few.push(key);
+        if self.few.len() > Self::SCAN_UP_TO {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 
@@ -169,6 +197,44 @@ pub fn split_envelope<'a>(text: &'a str, limits: &Limits) -> Result<Vec<&'a str>
         });
     }
     Ok(objects)
+}
+
+/// Envelopes smaller than this are validated on one thread: a thread costs
+/// more than checking a few objects.
+const PARALLEL_FROM: usize = 64;
+
+/// [`prepare`] for every object, in order, spread over the machine's
+/// cores for large envelopes (validation is most of an envelope's CPU time).
+pub fn prepare_all(
+    objects: &[&str],
+    validator: &Validator,
+    limits: &Limits,
+) -> Vec<Result<NewObject, Rejection>> {
+    let prepare_part = |part: &[&str]| -> Vec<Result<NewObject, Rejection>> {
+        part.iter()
+            .map(|raw| prepare(raw, validator, limits))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || objects.len() < PARALLEL_FROM {
+        return prepare_part(objects);
+    }
+    let part_len = objects.len().div_ceil(threads);
+    let mut parts = objects.chunks(part_len);
+    let first = parts.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts
+            .map(|part| scope.spawn(move || prepare_part(part)))
+            .collect();
+        let mut prepared = prepare_part(first);
+        for other in others {
+            match other.join() {
+                Ok(part) => prepared.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        prepared
+    })
 }
 
 /// One object that will not be stored, with what the status says about it.
@@ -250,6 +316,51 @@ pub fn prepare(raw: &str, validator: &Validator, limits: &Limits) -> Result<NewO
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_keys_are_found_in_small_and_large_objects() {
+        for size in [2, 24, 25, 26, 100] {
+            let keys: Vec<String> = (0..size).map(|i| format!("\"k{i}\": {i}")).collect();
+            let unique = format!("{{{}}}", keys.join(","));
+            assert_eq!(check_json(&unique, 10), Ok(()), "{size} keys");
+            for repeated in [0, size - 1] {
+                let text = format!("{{{}, \"k{repeated}\": 0}}", keys.join(","));
+                assert_eq!(
+                    check_json(&text, 10),
+                    Err(EnvelopeError::DuplicateKey(format!("k{repeated}"))),
+                    "{size} keys, k{repeated} repeated"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_in_parallel_keeps_order_and_outcomes() {
+        let validator = Validator::default();
+        let limits = Limits::default();
+        let texts: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 7 == 0 {
+                    format!(r#"{{"type":"note","id":"note--{i}"}}"#)
+                } else {
+                    format!(
+                        r#"{{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--{}","value":"10.0.{}.{}"}}"#,
+                        uuid::Uuid::new_v4(),
+                        i / 256,
+                        i % 256
+                    )
+                }
+            })
+            .collect();
+        let objects: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let parallel = prepare_all(&objects, &validator, &limits);
+        let serial: Vec<_> = objects
+            .iter()
+            .map(|raw| prepare(raw, &validator, &limits))
+            .collect();
+        assert_eq!(parallel, serial);
+        assert_eq!(parallel.iter().filter(|p| p.is_err()).count(), 43);
+    }
 
     #[test]
     fn json_checks() {

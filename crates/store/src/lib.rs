@@ -252,6 +252,10 @@ pub enum AddOutcome {
     Duplicate,
 }
 
+/// Makes an envelope's status resource from the outcomes of its valid
+/// objects (in order).
+pub type StatusBuilder<'a> = dyn Fn(&[AddOutcome]) -> StatusRecord + Send + Sync + 'a;
+
 /// Which versions of each object a query selects (TAXII `match[version]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionFilter {
@@ -272,6 +276,11 @@ impl VersionFilter {
             last: true,
             exact: Vec::new(),
         }
+    }
+
+    /// Exactly TAXII's default: the last version and nothing else.
+    pub fn is_last(&self) -> bool {
+        matches!(self, VersionFilter::Select { first: false, last: true, exact } if exact.is_empty())
     }
 }
 
@@ -323,6 +332,44 @@ pub struct StoredObject {
     pub date_added: Micros,
     /// Empty unless the query asked for it.
     pub raw: String,
+}
+
+/// A page of objects as one JSON text: the stored bytes of each object,
+/// joined by commas, ready to be pasted into an envelope's `objects` array.
+/// Serving a page this way lets a backend hand over one value instead of a
+/// row per object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedPage {
+    pub count: usize,
+    /// `date_added` of the first and last object on the page.
+    pub first_added: Option<Micros>,
+    pub last_added: Option<Micros>,
+    pub more: bool,
+    /// Where the next page starts; present when `more`.
+    pub next: Option<Cursor>,
+    /// `{..},{..}`; empty when the page is.
+    pub objects: String,
+}
+
+impl JoinedPage {
+    /// The joined form of a page read with its JSON text.
+    pub fn from_page(page: Page) -> Self {
+        let mut objects = String::with_capacity(page.items.iter().map(|i| i.raw.len() + 1).sum());
+        for (index, item) in page.items.iter().enumerate() {
+            if index > 0 {
+                objects.push(',');
+            }
+            objects.push_str(&item.raw);
+        }
+        JoinedPage {
+            count: page.items.len(),
+            first_added: page.items.first().map(|item| item.date_added),
+            last_added: page.items.last().map(|item| item.date_added),
+            more: page.more,
+            next: page.next,
+            objects,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -415,7 +462,25 @@ pub trait Store: Send + Sync + fmt::Debug {
         objects: &[NewObject],
         now: Micros,
     ) -> Result<Vec<AddOutcome>>;
+    /// [`Store::add_objects`] plus the status resource that `status` makes
+    /// of the outcomes, in one transaction: one commit (one sync) per
+    /// envelope, and no stored object without its status. `objects` may be
+    /// empty (an envelope whose objects were all rejected).
+    async fn add_objects_with_status(
+        &self,
+        collection_id: &str,
+        objects: &[NewObject],
+        now: Micros,
+        status: &StatusBuilder<'_>,
+    ) -> Result<(Vec<AddOutcome>, StatusRecord)>;
     async fn query_objects(&self, query: &ObjectQuery) -> Result<Page>;
+    /// The same page as [`Store::query_objects`] (with the JSON text,
+    /// whatever `query.with_raw` says), joined into one text.
+    async fn query_objects_joined(&self, query: &ObjectQuery) -> Result<JoinedPage> {
+        let mut query = query.clone();
+        query.with_raw = true;
+        Ok(JoinedPage::from_page(self.query_objects(&query).await?))
+    }
     /// Whether any version of the object is in the collection.
     async fn object_exists(&self, collection_id: &str, object_id: &str) -> Result<bool>;
     /// Number of versions deleted.

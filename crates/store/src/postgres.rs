@@ -38,8 +38,8 @@ use crate::release::{
 };
 use crate::{
     Account, AddOutcome, ApiRoot, Collection, Cursor, DeleteRequest, Grant, Micros, NewAccount,
-    NewCollection, NewObject, ObjectQuery, Page, Result, Role, StatusDetail, StatusRecord, Store,
-    StoreError, StoredObject, VersionFilter,
+    NewCollection, NewObject, ObjectQuery, Page, Result, Role, StatusBuilder, StatusDetail,
+    StatusRecord, Store, StoreError, StoredObject, VersionFilter,
 };
 
 /// Most values in all of one query's lists together (the same bound as on
@@ -236,8 +236,8 @@ impl PgStore {
         let raw_column = if query.with_raw { "o.raw" } else { "''" };
         let mut builder = QueryBuilder::<Postgres>::new(format!(
             "WITH candidates AS MATERIALIZED (SELECT o.collection, o.object_id, o.object_type, \
-             o.spec_version, o.version, o.date_added, {raw_column} AS raw FROM objects o \
-             WHERE o.collection = "
+             o.spec_version, o.version, o.date_added, o.latest, {raw_column} AS raw \
+             FROM objects o WHERE o.collection = "
         ));
         builder.push_bind(key);
         builder.push(" AND o.date_added > ");
@@ -405,6 +405,11 @@ fn push_version_conditions(
     versions: &VersionFilter,
     spec_versions: &[String],
 ) {
+    if spec_versions.is_empty() && versions.is_last() {
+        // TAXII's default on both counts: the row marked latest.
+        builder.push(" AND o.latest");
+        return;
+    }
     if spec_versions.is_empty() {
         // TAXII default: only the newest spec version each object has.
         builder.push(
@@ -528,6 +533,30 @@ pub(crate) async fn insert_versions(
             check_same_content(&mut *conn, key, &duplicates).await?;
         }
     }
+    let mut stored_ids: Vec<String> = objects
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| matches!(outcome, AddOutcome::Stored { .. }))
+        .map(|(object, _)| object.object_id.clone())
+        .collect();
+    stored_ids.sort_unstable();
+    stored_ids.dedup();
+    if !stored_ids.is_empty() {
+        // Rows are stored marked latest; clear the mark on every version
+        // that now has a greater sibling, new rows and old ones alike.
+        sqlx::query(
+            "UPDATE objects o SET latest = FALSE \
+             WHERE o.latest AND o.collection = $1 AND o.object_id = ANY($2) AND EXISTS \
+             (SELECT 1 FROM objects s WHERE s.collection = o.collection \
+             AND s.object_id = o.object_id \
+             AND (s.spec_version, s.version) > (o.spec_version, o.version))",
+        )
+        .bind(key)
+        .bind(&stored_ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    }
     Ok(outcomes)
 }
 
@@ -566,6 +595,38 @@ async fn check_same_content(
             )));
         }
     }
+    Ok(())
+}
+
+/// Writes (or replaces) a status resource.
+async fn write_status(conn: &mut PgConnection, status: &StatusRecord) -> Result<()> {
+    let details = serde_json::json!({
+        "successes": status.successes,
+        "failures": status.failures,
+        "pendings": status.pendings,
+    })
+    .to_string();
+    sqlx::query(
+        "INSERT INTO statuses (id, api_root, collection_id, account_id, request_timestamp, \
+         total_count, success_count, failure_count, pending_count, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (id) DO UPDATE SET total_count = excluded.total_count, \
+         success_count = excluded.success_count, failure_count = excluded.failure_count, \
+         pending_count = excluded.pending_count, details = excluded.details",
+    )
+    .bind(&status.id)
+    .bind(&status.api_root)
+    .bind(&status.collection_id)
+    .bind(status.account_id)
+    .bind(status.request_timestamp)
+    .bind(as_i64(status.total_count)?)
+    .bind(as_i64(status.success_count)?)
+    .bind(as_i64(status.failure_count)?)
+    .bind(as_i64(status.pending_count)?)
+    .bind(details)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -793,6 +854,21 @@ impl Store for PgStore {
         Ok(outcomes)
     }
 
+    async fn add_objects_with_status(
+        &self,
+        collection_id: &str,
+        objects: &[NewObject],
+        now: Micros,
+        status: &StatusBuilder<'_>,
+    ) -> Result<(Vec<AddOutcome>, StatusRecord)> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let outcomes = insert_versions(&mut tx, collection_id, objects, now, false).await?;
+        let record = status(&outcomes);
+        write_status(&mut tx, &record).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((outcomes, record))
+    }
+
     async fn query_objects(&self, query: &ObjectQuery) -> Result<Page> {
         let exact: &[String] = match &query.versions {
             VersionFilter::All => &[],
@@ -880,39 +956,26 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // The greatest remaining version (if any) becomes the latest.
+        sqlx::query(
+            "UPDATE objects o SET latest = TRUE \
+             WHERE NOT o.latest AND o.collection = $1 AND o.object_id = $2 AND NOT EXISTS \
+             (SELECT 1 FROM objects s WHERE s.collection = o.collection \
+             AND s.object_id = o.object_id \
+             AND (s.spec_version, s.version) > (o.spec_version, o.version))",
+        )
+        .bind(key)
+        .bind(&request.object_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(deleted.rows_affected())
     }
 
     async fn put_status(&self, status: &StatusRecord) -> Result<()> {
-        let details = serde_json::json!({
-            "successes": status.successes,
-            "failures": status.failures,
-            "pendings": status.pendings,
-        })
-        .to_string();
-        sqlx::query(
-            "INSERT INTO statuses (id, api_root, collection_id, account_id, request_timestamp, \
-             total_count, success_count, failure_count, pending_count, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (id) DO UPDATE SET total_count = excluded.total_count, \
-             success_count = excluded.success_count, failure_count = excluded.failure_count, \
-             pending_count = excluded.pending_count, details = excluded.details",
-        )
-        .bind(&status.id)
-        .bind(&status.api_root)
-        .bind(&status.collection_id)
-        .bind(status.account_id)
-        .bind(status.request_timestamp)
-        .bind(as_i64(status.total_count)?)
-        .bind(as_i64(status.success_count)?)
-        .bind(as_i64(status.failure_count)?)
-        .bind(as_i64(status.pending_count)?)
-        .bind(details)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        write_status(&mut conn, status).await
     }
 
     async fn status(&self, api_root: &str, id: &str) -> Result<Option<StatusRecord>> {

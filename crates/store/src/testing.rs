@@ -24,7 +24,9 @@ pub async fn conformance(store: &dyn Store) {
     id_type_and_added_after_filters(store).await;
     pagination_by_cursor(store).await;
     delete_versions(store).await;
+    default_view_follows_writes(store).await;
     statuses(store).await;
+    objects_with_status(store).await;
     parties_markings_and_policies(store).await;
     release_commits(store).await;
     ledger_logs(store).await;
@@ -83,11 +85,28 @@ async fn add(store: &dyn Store, collection: &str, objects: &[NewObject]) -> Vec<
 }
 
 async fn query(store: &dyn Store, query: &ObjectQuery) -> Vec<StoredObject> {
-    store
+    let page = store
         .query_objects(query)
         .await
-        .unwrap_or_else(|err| panic!("query_objects: {err}"))
-        .items
+        .unwrap_or_else(|err| panic!("query_objects: {err}"));
+    check_joined(store, query).await;
+    page.items
+}
+
+/// The joined form of a page is the page itself: same objects in the same
+/// order, same `more` and `next`.
+pub async fn check_joined(store: &dyn Store, query: &ObjectQuery) {
+    let mut with_raw = query.clone();
+    with_raw.with_raw = true;
+    let page = store
+        .query_objects(&with_raw)
+        .await
+        .unwrap_or_else(|err| panic!("query_objects: {err}"));
+    let joined = store
+        .query_objects_joined(query)
+        .await
+        .unwrap_or_else(|err| panic!("query_objects_joined: {err}"));
+    assert_eq!(joined, crate::JoinedPage::from_page(page), "{query:?}");
 }
 
 fn keys(items: &[StoredObject]) -> Vec<(String, String)> {
@@ -537,6 +556,21 @@ pub async fn pagination_by_cursor(store: &dyn Store) {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert!(page.more && page.next.is_some());
+    // The joined form pages the same way, from every start.
+    for limit in [1, 5, 22, 23, 24] {
+        let mut page_query = ObjectQuery::new(&collection, limit);
+        loop {
+            check_joined(store, &page_query).await;
+            let joined = store
+                .query_objects_joined(&page_query)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+            match joined.next {
+                Some(next) => page_query.cursor = Some(next),
+                None => break,
+            }
+        }
+    }
 }
 
 pub async fn delete_versions(store: &dyn Store) {
@@ -590,6 +624,93 @@ pub async fn delete_versions(store: &dyn Store) {
         .await
         .unwrap_or(1);
     assert_eq!(removed, 0);
+}
+
+/// TAXII's default view (newest spec version, then last version) through
+/// envelopes that add versions out of order, repeat them, mix spec versions
+/// and delete: after every step it equals the view computed here from all
+/// stored versions.
+pub async fn default_view_follows_writes(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let expected = |all: &[StoredObject]| {
+        let mut newest: std::collections::BTreeMap<&str, &StoredObject> = Default::default();
+        for item in all {
+            let entry = newest.entry(&item.object_id).or_insert(item);
+            if (&item.spec_version, &item.version) > (&entry.spec_version, &entry.version) {
+                *entry = item;
+            }
+        }
+        let mut view: Vec<&StoredObject> = newest.into_values().collect();
+        view.sort_by_key(|item| item.date_added);
+        view.iter()
+            .map(|item| (item.object_id.clone(), item.version.clone()))
+            .collect::<Vec<_>>()
+    };
+    let check = |step: &'static str| {
+        let collection = collection.clone();
+        async move {
+            let mut all = ObjectQuery::new(&collection, 1000);
+            all.versions = VersionFilter::All;
+            all.spec_versions = vec!["2.0".to_owned(), "2.1".to_owned()];
+            let all = query(store, &all).await;
+            let default = query(store, &ObjectQuery::new(&collection, 1000)).await;
+            assert_eq!(keys(&default), expected(&all), "after {step}");
+            // Paged one by one, the default view is the same.
+            let paged = page_through(store, ObjectQuery::new(&collection, 1)).await;
+            assert_eq!(keys(&paged), expected(&all), "paged after {step}");
+        }
+    };
+    add(store, &collection, &[object("x--1", "x", "2.1", "2")]).await;
+    check("one version").await;
+    add(
+        store,
+        &collection,
+        &[
+            object("x--1", "x", "2.1", "1"),
+            object("x--1", "x", "2.1", "3"),
+            object("x--1", "x", "2.0", "5"),
+            object("y--1", "y", "2.0", "9"),
+            object("x--1", "x", "2.1", "3"),
+        ],
+    )
+    .await;
+    check("older, newer and repeated versions in one envelope").await;
+    add(
+        store,
+        &collection,
+        &[
+            object("y--1", "y", "2.1", "1"),
+            object("z--1", "z", "2.1", "1"),
+        ],
+    )
+    .await;
+    check("a newer spec version with an older version").await;
+    let delete = |object_id: &str, versions: VersionFilter, spec: &[&str]| DeleteRequest {
+        collection_id: collection.clone(),
+        object_id: object_id.to_owned(),
+        versions,
+        spec_versions: spec.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let removed = store
+        .delete_object(&delete("x--1", VersionFilter::last(), &[]))
+        .await
+        .unwrap_or(0);
+    assert_eq!(removed, 1, "the default view's x--1");
+    check("deleting the latest version").await;
+    let removed = store
+        .delete_object(&delete("x--1", VersionFilter::All, &["2.1"]))
+        .await
+        .unwrap_or(0);
+    assert_eq!(removed, 2);
+    check("deleting a whole spec version").await;
+    let removed = store
+        .delete_object(&delete("y--1", VersionFilter::All, &["2.0"]))
+        .await
+        .unwrap_or(0);
+    assert_eq!(removed, 1);
+    check("deleting an older spec version").await;
+    add(store, &collection, &[object("x--1", "x", "2.1", "0")]).await;
+    check("re-adding after deletes").await;
 }
 
 pub async fn statuses(store: &dyn Store) {
@@ -648,6 +769,96 @@ pub async fn statuses(store: &dyn Store) {
         Some(2)
     );
     assert_eq!(store.status("elsewhere", &id).await.ok().flatten(), None);
+}
+
+/// Objects and their status in one transaction: the builder sees the
+/// outcomes in order; a failed insert leaves neither objects nor status.
+pub async fn objects_with_status(store: &dyn Store) {
+    let collection = fresh_collection(store).await;
+    let root = "status-root".to_owned();
+    let status_for = |id: String, collection: String| {
+        let root = root.clone();
+        move |outcomes: &[AddOutcome]| StatusRecord {
+            id: id.clone(),
+            api_root: root.clone(),
+            collection_id: collection.clone(),
+            account_id: 1,
+            request_timestamp: T0,
+            total_count: outcomes.len() as u64,
+            success_count: outcomes.len() as u64,
+            failure_count: 0,
+            pending_count: 0,
+            successes: outcomes
+                .iter()
+                .map(|outcome| StatusDetail {
+                    id: "s--1".to_owned(),
+                    version: "v".to_owned(),
+                    message: matches!(outcome, AddOutcome::Duplicate).then(|| "dup".to_owned()),
+                })
+                .collect(),
+            failures: Vec::new(),
+            pendings: Vec::new(),
+        }
+    };
+    let first = uuid::Uuid::new_v4().to_string();
+    let objects = [
+        object("s--1", "s", "2.1", "1"),
+        object("s--1", "s", "2.1", "1"),
+    ];
+    let (outcomes, record) = store
+        .add_objects_with_status(
+            &collection,
+            &objects,
+            T0,
+            &status_for(first.clone(), collection.clone()),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("add_objects_with_status: {err}"));
+    assert!(matches!(
+        outcomes[..],
+        [AddOutcome::Stored { .. }, AddOutcome::Duplicate]
+    ));
+    assert_eq!(
+        record
+            .successes
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>(),
+        vec![None, Some("dup".to_owned())]
+    );
+    assert_eq!(
+        store.status(&root, &first).await.ok().flatten(),
+        Some(record)
+    );
+    assert!(exists(store, &collection, "s--1").await);
+
+    // Every object rejected: nothing to insert, the status is still kept.
+    let empty = uuid::Uuid::new_v4().to_string();
+    let (outcomes, _) = store
+        .add_objects_with_status(
+            &collection,
+            &[],
+            T0,
+            &status_for(empty.clone(), collection.clone()),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("add_objects_with_status: {err}"));
+    assert!(outcomes.is_empty());
+    assert!(store.status(&root, &empty).await.ok().flatten().is_some());
+
+    // A failed insert (no such collection) writes no status either.
+    let failed = uuid::Uuid::new_v4().to_string();
+    let missing = "collection-that-does-not-exist".to_owned();
+    let outcome = store
+        .add_objects_with_status(
+            &missing,
+            &objects,
+            T0,
+            &status_for(failed.clone(), missing.clone()),
+        )
+        .await;
+    assert!(outcome.is_err());
+    assert_eq!(store.status(&root, &failed).await.ok().flatten(), None);
 }
 
 fn new_party(name: &str, api_root: &str, home: bool) -> crate::NewParty {

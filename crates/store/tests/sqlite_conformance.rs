@@ -164,3 +164,83 @@ proptest! {
         prop_assert_eq!(&everything[..seen.len()], &seen[..]);
     }
 }
+
+/// A database written before the `latest` flag existed is upgraded with the
+/// flag set on exactly the versions TAXII serves by default.
+#[tokio::test]
+async fn upgrading_marks_the_latest_versions_of_stored_objects() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let file = dir.path().join("tearline.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    let flag = before
+        .migrations
+        .iter()
+        .position(|migration| migration.description.contains("latest flag"))
+        .unwrap_or_else(|| panic!("no latest-flag migration"));
+    before.migrations = std::borrow::Cow::Owned(before.migrations[..flag].to_vec());
+    before
+        .run(&pool)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let rows = [
+        ("x--1", "2.1", "2"),
+        ("x--1", "2.1", "3"),
+        ("x--1", "2.1", "1"),
+        ("x--1", "2.0", "9"),
+        ("y--1", "2.0", "5"),
+        ("z--1", "2.1", "1"),
+        ("z--1", "2.0", "7"),
+    ];
+    sqlx::query(
+        "INSERT INTO api_roots (name, title, created_at) VALUES ('r', 'r', 0); \
+         INSERT INTO collections (seq, id, api_root, title, created_at) \
+         VALUES (1, 'c', 'r', 'c', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    for (date_added, (id, spec, version)) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO objects \
+             (collection, object_id, object_type, spec_version, version, date_added, raw) \
+             VALUES (1, ?, 'x', ?, ?, ?, '{}')",
+        )
+        .bind(id)
+        .bind(spec)
+        .bind(version)
+        .bind(date_added as i64)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(&file, false)
+        .await
+        .unwrap_or_else(|err| panic!("upgrade: {err}"));
+    let page = store
+        .query_objects(&ObjectQuery::new("c", 100))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let view: Vec<(String, String, String)> = page
+        .items
+        .into_iter()
+        .map(|item| (item.object_id, item.spec_version, item.version))
+        .collect();
+    let own =
+        |id: &str, spec: &str, version: &str| (id.to_owned(), spec.to_owned(), version.to_owned());
+    assert_eq!(
+        view,
+        vec![
+            own("x--1", "2.1", "3"),
+            own("y--1", "2.0", "5"),
+            own("z--1", "2.1", "1")
+        ]
+    );
+}
