@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+mod collection_keys;
 pub mod cursor;
 pub mod ledger_rows;
 pub mod pg_cluster;

@@ -102,6 +102,7 @@ impl Default for PgSettings {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    keys: crate::collection_keys::CollectionKeys,
 }
 
 impl PgStore {
@@ -148,7 +149,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            keys: Default::default(),
+        })
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at
@@ -282,14 +286,19 @@ impl PgStore {
     }
 
     async fn collection_key(&self, collection_id: &str) -> Result<i64> {
-        sqlx::query_scalar::<_, i64>("SELECT seq FROM collections WHERE id = $1")
+        if let Some(key) = self.keys.get(collection_id) {
+            return Ok(key);
+        }
+        let key = sqlx::query_scalar::<_, i64>("SELECT seq FROM collections WHERE id = $1")
             .bind(collection_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?
             .ok_or_else(|| StoreError::NotFound {
                 what: format!("collection {collection_id}"),
-            })
+            })?;
+        self.keys.remember(collection_id, key);
+        Ok(key)
     }
 }
 

@@ -43,6 +43,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    keys: crate::collection_keys::CollectionKeys,
 }
 
 impl SqliteStore {
@@ -65,7 +66,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|err| StoreError::Migration(err.to_string()))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            keys: Default::default(),
+        })
     }
 
     /// Waits for open connections to finish and closes them.
@@ -74,14 +78,19 @@ impl SqliteStore {
     }
 
     async fn collection_key(&self, collection_id: &str) -> Result<i64> {
-        sqlx::query_scalar::<_, i64>("SELECT seq FROM collections WHERE id = ?")
+        if let Some(key) = self.keys.get(collection_id) {
+            return Ok(key);
+        }
+        let key = sqlx::query_scalar::<_, i64>("SELECT seq FROM collections WHERE id = ?")
             .bind(collection_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?
             .ok_or_else(|| StoreError::NotFound {
                 what: format!("collection {collection_id}"),
-            })
+            })?;
+        self.keys.remember(collection_id, key);
+        Ok(key)
     }
 }
 
