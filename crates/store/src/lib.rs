@@ -28,6 +28,7 @@ mod postgres_ledger;
 mod postgres_release;
 pub mod release;
 pub mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_ledger;
 mod sqlite_release;
 pub mod testing;

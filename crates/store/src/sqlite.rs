@@ -11,6 +11,9 @@
 //! write transactions instead of failing. Write transactions start with
 //! `BEGIN IMMEDIATE` so they never need to upgrade a read lock (which SQLite
 //! would answer with an immediate SQLITE_BUSY).
+//!
+//! Checkpoints run in the background, not inside commits: see
+//! [`crate::sqlite_checkpoint`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -44,6 +47,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     keys: crate::collection_keys::CollectionKeys,
+    checkpointer: std::sync::Arc<crate::sqlite_checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -56,24 +60,35 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma(
+                "wal_autocheckpoint",
+                crate::sqlite_checkpoint::FALLBACK_PAGES.to_string(),
+            )
+            .pragma(
+                "journal_size_limit",
+                crate::sqlite_checkpoint::WAL_SIZE_LIMIT.to_string(),
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(db_error)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|err| StoreError::Migration(err.to_string()))?;
+        let checkpointer = crate::sqlite_checkpoint::Checkpointer::start(options);
         Ok(SqliteStore {
             pool,
             keys: Default::default(),
+            checkpointer: std::sync::Arc::new(checkpointer),
         })
     }
 
     /// Waits for open connections to finish and closes them.
     pub async fn close(&self) {
+        self.checkpointer.stop().await;
         self.pool.close().await;
     }
 
@@ -1073,6 +1088,37 @@ mod tests {
         assert_eq!(ascending_dates("1,3,2"), None);
         assert_eq!(ascending_dates("1,1"), None);
         assert_eq!(ascending_dates("1,x"), None);
+    }
+
+    /// Commits leave the WAL to the background task, which copies it into
+    /// the database file well before SQLite's own (much later) checkpoint.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+        let file = dir.path().join("t.db");
+        let store = SqliteStore::open(&file, true)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let collection = crate::testing::fresh_collection(&store).await;
+        let padding = "p".repeat(2_000);
+        let objects: Vec<NewObject> = (0..1_000)
+            .map(|i| {
+                let mut object = crate::testing::object(&format!("w--{i}"), "w", "2.1", "v");
+                object.raw = format!(r#"{{"id": "w--{i}", "padding": "{padding}"}}"#);
+                object
+            })
+            .collect();
+        store
+            .add_objects(&collection, &objects, crate::testing::T0)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let size = || std::fs::metadata(&file).map(|meta| meta.len()).unwrap_or(0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < 2_000_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(size() >= 2_000_000, "database file {} bytes", size());
+        store.close().await;
     }
 
     #[tokio::test]
