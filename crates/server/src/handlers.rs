@@ -494,8 +494,7 @@ pub async fn add_objects(
     // Parsing and validating a large envelope is CPU work: keep it off the
     // async workers.
     let prepared = tokio::task::spawn_blocking(move || {
-        let objects = ingest::split_envelope(&text, &settings.limits).map_err(envelope_error)?;
-        Ok::<_, ApiError>(ingest::prepare_all(&objects, &validator, &settings.limits))
+        ingest::prepare_envelope(&text, &validator, &settings.limits).map_err(envelope_error)
     })
     .await
     .map_err(|err| ApiError::Internal(format!("validation task: {err}")))??;

@@ -3,7 +3,6 @@
 //! object is validated on its own, and what gets stored is each object's
 //! original text, never a re-serialisation.
 
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -35,161 +34,172 @@ pub enum EnvelopeError {
 
 /// Checks syntax, duplicate keys and depth of a whole JSON text.
 pub fn check_json(text: &str, max_depth: usize) -> Result<(), EnvelopeError> {
+    parse_checked(text, max_depth).map(drop)
+}
+
+/// Parses a JSON text in one pass, refusing duplicate keys (which
+/// serde_json's own `Value` would silently collapse) and nesting deeper than
+/// `max_depth` containers.
+pub fn parse_checked(text: &str, max_depth: usize) -> Result<Value, EnvelopeError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let outcome = Checker {
+    let outcome = CheckedValue {
         depth: 0,
         max_depth,
     }
     .deserialize(&mut deserializer)
-    .and_then(|()| deserializer.end());
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(err) => {
-            let message = err.to_string();
-            if let Some(key) = message
-                .strip_prefix("duplicate key ")
-                .and_then(|rest| rest.split(" at line").next())
-            {
-                Err(EnvelopeError::DuplicateKey(
-                    key.trim_matches('`').to_owned(),
-                ))
-            } else if message.starts_with("too deep") || message.contains("recursion limit") {
-                Err(EnvelopeError::TooDeep(max_depth))
-            } else {
-                Err(EnvelopeError::Syntax(message))
-            }
-        }
+    .and_then(|value| deserializer.end().map(|()| value));
+    outcome.map_err(|err| json_error(&err, max_depth))
+}
+
+fn json_error(err: &serde_json::Error, max_depth: usize) -> EnvelopeError {
+    let message = err.to_string();
+    if let Some(key) = message
+        .strip_prefix("duplicate key ")
+        .and_then(|rest| rest.split(" at line").next())
+    {
+        EnvelopeError::DuplicateKey(key.trim_matches('`').to_owned())
+    } else if message.starts_with("too deep") || message.contains("recursion limit") {
+        EnvelopeError::TooDeep(max_depth)
+    } else {
+        EnvelopeError::Syntax(message)
     }
 }
 
-/// Walks any JSON value, tracking depth and keys per object.
-struct Checker {
+/// Builds a JSON value, tracking depth and the keys of each object.
+#[derive(Clone, Copy)]
+struct CheckedValue {
     depth: usize,
     max_depth: usize,
 }
 
-impl Checker {
-    fn nested(&self) -> Result<Checker, String> {
+impl CheckedValue {
+    fn nested(self) -> Result<CheckedValue, String> {
         if self.depth >= self.max_depth {
             return Err("too deep".to_owned());
         }
-        Ok(Checker {
+        Ok(CheckedValue {
             depth: self.depth + 1,
             max_depth: self.max_depth,
         })
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Checker {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+impl<'de> DeserializeSeed<'de> for CheckedValue {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Checker {
-    type Value = ();
+impl<'de> Visitor<'de> for CheckedValue {
+    type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
     }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = self.nested().map_err(de::Error::custom)?;
-        while seq
-            .next_element_seed(Checker {
-                depth: inner.depth,
-                max_depth: inner.max_depth,
-            })?
-            .is_some()
-        {}
-        Ok(())
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let inner = self.nested().map_err(de::Error::custom)?;
-        let mut keys = SeenKeys::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if !keys.insert(key.clone()) {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }
-            map.next_value_seed(Checker {
-                depth: inner.depth,
-                max_depth: inner.max_depth,
-            })?;
+            let value = map.next_value_seed(inner)?;
+            object.insert(key, value);
         }
-        Ok(())
+        Ok(Value::Object(object))
     }
 }
 
-/// The keys of one JSON object so far. STIX objects have a dozen or so
-/// keys, for which a linear scan beats hashing every key; large maps
-/// (extensions, custom dictionaries) switch to a hash set.
-#[derive(Default)]
-struct SeenKeys<'de> {
-    few: Vec<std::borrow::Cow<'de, str>>,
-    many: Option<std::collections::HashSet<std::borrow::Cow<'de, str>>>,
+/// Reads a TAXII envelope in one pass: the objects' texts are cut out (their
+/// JSON syntax checked on the way), the other members are checked for keys
+/// and depth. Each object's own keys and depth are checked when it is
+/// parsed ([`prepare_all`]).
+struct EnvelopeReader {
+    max_depth: usize,
 }
 
-impl<'de> SeenKeys<'de> {
-    const SCAN_UP_TO: usize = 24;
-
-    /// False if `key` was already seen.
-    fn insert(&mut self, key: std::borrow::Cow<'de, str>) -> bool {
-        if let Some(many) = &mut self.many {
-            return many.insert(key);
-        }
-        if self.few.contains(&key) {
-            return false;
-        }
-        self.few.push(key);
-        if self.few.len() > Self::SCAN_UP_TO {
-            self.many = Some(self.few.drain(..).collect());
-        }
-        true
+impl<'de> DeserializeSeed<'de> for EnvelopeReader {
+    type Value = Vec<&'de str>;
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    objects: Option<Vec<&'a RawValue>>,
+impl<'de> Visitor<'de> for EnvelopeReader {
+    type Value = Vec<&'de str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a TAXII envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let member = CheckedValue {
+            depth: 1,
+            max_depth: self.max_depth,
+        };
+        let mut keys: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+        let mut objects = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if keys.contains(&key) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            if key == "objects" {
+                objects = map.next_value::<Option<Vec<&'de RawValue>>>()?;
+            } else {
+                map.next_value_seed(member)?;
+            }
+            keys.push(key);
+        }
+        Ok(objects
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawValue::get)
+            .collect())
+    }
 }
 
 /// The objects of an envelope as original text slices.
 pub fn split_envelope<'a>(text: &'a str, limits: &Limits) -> Result<Vec<&'a str>, EnvelopeError> {
     // The envelope and its list add two levels above the objects.
-    check_json(text, limits.max_json_depth.saturating_add(2))?;
-    let trimmed = text.trim_start();
-    if !trimmed.starts_with('{') {
-        return Err(EnvelopeError::NotAnEnvelope(
-            "the body must be a JSON object".to_owned(),
-        ));
-    }
-    let envelope: Envelope<'a> =
-        serde_json::from_str(text).map_err(|err| EnvelopeError::NotAnEnvelope(err.to_string()))?;
-    let objects: Vec<&str> = envelope
-        .objects
-        .unwrap_or_default()
-        .into_iter()
-        .map(RawValue::get)
-        .collect();
+    let max_depth = limits.max_json_depth.saturating_add(2);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let read = EnvelopeReader { max_depth }
+        .deserialize(&mut deserializer)
+        .and_then(|objects| deserializer.end().map(|()| objects));
+    let objects =
+        read.map_err(|err| explain(text, limits, EnvelopeError::NotAnEnvelope(err.to_string())))?;
     if objects.len() > limits.max_objects_per_envelope {
         return Err(EnvelopeError::TooManyObjects {
             count: objects.len(),
@@ -199,20 +209,49 @@ pub fn split_envelope<'a>(text: &'a str, limits: &Limits) -> Result<Vec<&'a str>
     Ok(objects)
 }
 
+/// The error the whole body earns, in the order a reader meets problems:
+/// syntax, duplicate keys and depth anywhere first (the one-pass readers
+/// stop at the first problem of their own part), then the envelope's shape.
+fn explain(text: &str, limits: &Limits, otherwise: EnvelopeError) -> EnvelopeError {
+    if let Err(err) = check_json(text, limits.max_json_depth.saturating_add(2)) {
+        return err;
+    }
+    if !text.trim_start().starts_with('{') {
+        return EnvelopeError::NotAnEnvelope("the body must be a JSON object".to_owned());
+    }
+    otherwise
+}
+
+/// Every object of an envelope, validated, in order; or why the envelope
+/// as a whole is refused.
+pub fn prepare_envelope(
+    text: &str,
+    validator: &Validator,
+    limits: &Limits,
+) -> Result<Vec<Result<NewObject, Rejection>>, EnvelopeError> {
+    let objects = split_envelope(text, limits)?;
+    prepare_all(&objects, validator, limits).map_err(|err| explain(text, limits, err))
+}
+
 /// Envelopes smaller than this are validated on one thread: a thread costs
 /// more than checking a few objects.
 const PARALLEL_FROM: usize = 64;
 
-/// [`prepare`] for every object, in order, spread over the machine's
-/// cores for large envelopes (validation is most of an envelope's CPU time).
+/// Parses (see [`parse_checked`]) and validates every object, in order,
+/// spread over the machine's cores for large envelopes (this is most of an
+/// envelope's CPU time). A duplicate key or too deep nesting in any object
+/// refuses the whole envelope, as it always has.
 pub fn prepare_all(
     objects: &[&str],
     validator: &Validator,
     limits: &Limits,
-) -> Vec<Result<NewObject, Rejection>> {
-    let prepare_part = |part: &[&str]| -> Vec<Result<NewObject, Rejection>> {
+) -> Result<Vec<Result<NewObject, Rejection>>, EnvelopeError> {
+    let prepare_part = |part: &[&str]| -> Result<Vec<Result<NewObject, Rejection>>, EnvelopeError> {
         part.iter()
-            .map(|raw| prepare(raw, validator, limits))
+            .map(|raw| {
+                let value = parse_checked(raw, limits.max_json_depth)?;
+                Ok(prepare_value(raw, value, validator, limits))
+            })
             .collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -226,14 +265,14 @@ pub fn prepare_all(
         let others: Vec<_> = parts
             .map(|part| scope.spawn(move || prepare_part(part)))
             .collect();
-        let mut prepared = prepare_part(first);
+        let mut prepared = prepare_part(first)?;
         for other in others {
             match other.join() {
-                Ok(part) => prepared.extend(part),
+                Ok(part) => prepared.extend(part?),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        prepared
+        Ok(prepared)
     })
 }
 
@@ -252,6 +291,16 @@ pub fn prepare(raw: &str, validator: &Validator, limits: &Limits) -> Result<NewO
         version: String::new(),
         message: format!("not valid JSON: {err}"),
     })?;
+    prepare_value(raw, value, validator, limits)
+}
+
+/// [`prepare`] for an object already parsed from `raw`.
+fn prepare_value(
+    raw: &str,
+    value: Value,
+    validator: &Validator,
+    limits: &Limits,
+) -> Result<NewObject, Rejection> {
     let id = value
         .get("id")
         .and_then(Value::as_str)
@@ -316,6 +365,7 @@ pub fn prepare(raw: &str, validator: &Validator, limits: &Limits) -> Result<NewO
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn duplicate_keys_are_found_in_small_and_large_objects() {
@@ -353,13 +403,103 @@ mod tests {
             })
             .collect();
         let objects: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let parallel = prepare_all(&objects, &validator, &limits);
+        let parallel = prepare_all(&objects, &validator, &limits).unwrap_or_default();
         let serial: Vec<_> = objects
             .iter()
             .map(|raw| prepare(raw, &validator, &limits))
             .collect();
         assert_eq!(parallel, serial);
         assert_eq!(parallel.iter().filter(|p| p.is_err()).count(), 43);
+    }
+
+    /// What the envelope readers replaced: the whole body checked first,
+    /// then read with serde's derive.
+    fn reference_split<'a>(text: &'a str, limits: &Limits) -> Result<Vec<&'a str>, EnvelopeError> {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow, default)]
+            objects: Option<Vec<&'a RawValue>>,
+        }
+        check_json(text, limits.max_json_depth.saturating_add(2))?;
+        if !text.trim_start().starts_with('{') {
+            return Err(EnvelopeError::NotAnEnvelope(String::new()));
+        }
+        let envelope: Envelope<'a> = serde_json::from_str(text)
+            .map_err(|err| EnvelopeError::NotAnEnvelope(err.to_string()))?;
+        let objects: Vec<&str> = envelope
+            .objects
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawValue::get)
+            .collect();
+        for object in &objects {
+            check_json(object, limits.max_json_depth)?;
+        }
+        Ok(objects)
+    }
+
+    /// Same outcome kind, and for errors other than the envelope's shape
+    /// the same error.
+    fn same_outcome(
+        ours: &Result<Vec<&str>, EnvelopeError>,
+        reference: &Result<Vec<&str>, EnvelopeError>,
+    ) -> bool {
+        match (ours, reference) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(EnvelopeError::NotAnEnvelope(_)), Err(EnvelopeError::NotAnEnvelope(_))) => true,
+            (Err(EnvelopeError::Syntax(_)), Err(EnvelopeError::Syntax(_))) => true,
+            (Err(a), Err(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn json_fragment() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("1".to_owned()),
+            Just("\"s\"".to_owned()),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("[".to_owned()),
+            Just("}".to_owned()),
+        ];
+        leaf.prop_recursive(6, 40, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![Just("a"), Just("b"), Just("objects"), Just("type")],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|members| {
+                    let members: Vec<String> = members
+                        .into_iter()
+                        .map(|(key, value)| format!("\"{key}\":{value}"))
+                        .collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_reading_answers_like_the_full_check(
+            body in json_fragment(),
+            depth in 1usize..5,
+        ) {
+            let limits = Limits { max_json_depth: depth, ..Limits::default() };
+            let validator = Validator::default();
+            let reference = reference_split(&body, &limits);
+            let ours = split_envelope(&body, &limits).and_then(|objects| {
+                prepare_all(&objects, &validator, &limits)
+                    .map(|_| objects)
+                    .map_err(|err| explain(&body, &limits, err))
+            });
+            prop_assert!(same_outcome(&ours, &reference), "{body}: {ours:?} vs {reference:?}");
+        }
     }
 
     #[test]

@@ -417,16 +417,33 @@ pub(crate) async fn insert_versions(
             },
         );
         // A row that conflicts (already stored, or repeated earlier in the
-        // same batch) is skipped and returns nothing.
-        builder
-            .push(" ON CONFLICT (collection, object_id, version) DO NOTHING RETURNING date_added");
-        let stored: std::collections::HashSet<i64> = builder
-            .build_query_scalar::<i64>()
+        // same batch) is skipped. Usually none is: then the count says all
+        // went in and no row needs to come back from SQLite's thread.
+        builder.push(" ON CONFLICT (collection, object_id, version) DO NOTHING");
+        let inserted = builder
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        let chunk_last = chunk_first.saturating_add(chunk.len() as i64 - 1);
+        let stored: std::collections::HashSet<i64> = if inserted == chunk.len() as u64 {
+            (chunk_first..=chunk_last).collect()
+        } else {
+            // The rows of this chunk that went in carry its date_added values.
+            sqlx::query_scalar(
+                "SELECT date_added FROM objects WHERE collection = ? \
+                 AND date_added BETWEEN ? AND ?",
+            )
+            .bind(key)
+            .bind(chunk_first)
+            .bind(chunk_last)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_error)?
             .into_iter()
-            .collect();
+            .collect()
+        };
         for (date_added, object) in (chunk_first..).zip(chunk) {
             if stored.contains(&date_added) {
                 outcomes.push(AddOutcome::Stored { date_added });
