@@ -470,53 +470,8 @@ pub(crate) async fn insert_versions(
         }
         chunk_first = chunk_first.saturating_add(chunk.len() as i64);
     }
-    let stored_ids: Vec<&str> = objects
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, outcome)| matches!(outcome, AddOutcome::Stored { .. }))
-        .map(|(object, _)| object.object_id.as_str())
-        .collect();
-    unmark_superseded(conn, key, &stored_ids).await?;
     Ok(outcomes)
 }
-
-/// Rows are stored marked `latest`; this clears the mark on every version
-/// of `object_ids` that now has a greater (spec_version, version) sibling,
-/// new rows and old ones alike.
-async fn unmark_superseded(
-    conn: &mut sqlx::SqliteConnection,
-    key: i64,
-    object_ids: &[&str],
-) -> Result<()> {
-    let mut unique: Vec<&str> = object_ids.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    for chunk in unique.chunks(INSERT_ROWS_PER_STATEMENT * 4) {
-        let mut builder = QueryBuilder::<Sqlite>::new(
-            "UPDATE objects SET latest = 0 WHERE latest = 1 AND collection = ",
-        );
-        builder.push_bind(key);
-        builder.push(" AND object_id IN (");
-        let mut list = builder.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        list.push_unseparated(")");
-        builder.push(" AND ");
-        builder.push(SUPERSEDED);
-        builder
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(())
-}
-
-/// True of an `objects` row that has a greater sibling: not the latest.
-const SUPERSEDED: &str = "EXISTS (SELECT 1 FROM objects s \
-    WHERE s.collection = objects.collection AND s.object_id = objects.object_id \
-    AND (s.spec_version, s.version) > (objects.spec_version, objects.version))";
 
 /// Writes (or replaces) a status resource.
 async fn write_status(conn: &mut sqlx::SqliteConnection, status: &StatusRecord) -> Result<()> {
@@ -922,16 +877,6 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db_error)?;
         }
-        // The greatest remaining version (if any) becomes the latest.
-        let mut builder = QueryBuilder::<Sqlite>::new(
-            "UPDATE objects SET latest = 1 WHERE latest = 0 AND collection = ",
-        );
-        builder.push_bind(key);
-        builder.push(" AND object_id = ");
-        builder.push_bind(&request.object_id);
-        builder.push(" AND NOT ");
-        builder.push(SUPERSEDED);
-        builder.build().execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(rows.len() as u64)
     }
