@@ -87,12 +87,11 @@ async fn visible_collection(
     api_root: &str,
     collection_id: &str,
 ) -> Result<(Collection, Grant), ApiError> {
-    let collection = state
+    let (collection, grant) = state
         .store
-        .collection(api_root, collection_id)
+        .collection_with_grant(api_root, collection_id, caller.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let grant = state.store.grant(caller.id, &collection.id).await?;
     if !grant.any() {
         return Err(ApiError::NotFound);
     }

@@ -454,6 +454,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<()>;
     /// What `account_id` may do with `collection_id` (nothing if no grant).
     async fn grant(&self, account_id: i64, collection_id: &str) -> Result<Grant>;
+    /// [`Store::collection`] and the account's [`Store::grant`] on it, which
+    /// every collection request needs, in one question to the database.
+    async fn collection_with_grant(
+        &self,
+        api_root: &str,
+        id_or_alias: &str,
+        account_id: i64,
+    ) -> Result<Option<(Collection, Grant)>> {
+        let Some(collection) = self.collection(api_root, id_or_alias).await? else {
+            return Ok(None);
+        };
+        let grant = self.grant(account_id, &collection.id).await?;
+        Ok(Some((collection, grant)))
+    }
 
     /// Stores one envelope's objects in one transaction, each with a fresh
     /// `date_added` no smaller than `now`, strictly increasing within the

@@ -621,6 +621,37 @@ impl Store for SqliteStore {
         row.as_ref().map(collection_from_row).transpose()
     }
 
+    async fn collection_with_grant(
+        &self,
+        api_root: &str,
+        id_or_alias: &str,
+        account_id: i64,
+    ) -> Result<Option<(Collection, Grant)>> {
+        let row = sqlx::query(
+            "SELECT c.id, c.api_root, c.title, c.description, c.alias, \
+             coalesce(g.can_read, 0) AS can_read, coalesce(g.can_write, 0) AS can_write \
+             FROM collections c LEFT JOIN grants g \
+             ON g.collection_id = c.id AND g.account_id = ? \
+             WHERE c.api_root = ? AND (c.id = ? OR c.alias = ?) ORDER BY c.id = ? DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(api_root)
+        .bind(id_or_alias)
+        .bind(id_or_alias)
+        .bind(id_or_alias)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let grant = Grant {
+            can_read: row.try_get("can_read").map_err(db_error)?,
+            can_write: row.try_get("can_write").map_err(db_error)?,
+        };
+        Ok(Some((collection_from_row(&row)?, grant)))
+    }
+
     async fn create_account(&self, new: &NewAccount, now: Micros) -> Result<Account> {
         let mut tx = self
             .pool

@@ -254,7 +254,43 @@ pub async fn accounts_tokens_and_grants(store: &dyn Store) {
             can_write: true
         }
     );
-    assert_eq!(grant(hidden).await, Grant::default());
+    assert_eq!(grant(hidden.clone()).await, Grant::default());
+    // The combined question answers as the two separate ones do.
+    for collection in [&readable, &writable, &hidden] {
+        let mut api_root = None;
+        for root in store.api_roots().await.unwrap_or_default() {
+            let listed = store.collections(&root.name).await.unwrap_or_default();
+            if listed.iter().any(|c| &c.id == collection) {
+                api_root = Some(root.name);
+            }
+        }
+        let api_root = api_root.unwrap_or_else(|| panic!("collection {collection} not listed"));
+        let combined = store
+            .collection_with_grant(&api_root, collection, account.id)
+            .await
+            .unwrap_or_else(|err| panic!("collection_with_grant: {err}"));
+        let stored = store.collection(&api_root, collection).await.ok().flatten();
+        let granted = grant(collection.clone()).await;
+        assert!(stored.is_some());
+        assert_eq!(combined, stored.map(|c| (c, granted)), "{collection}");
+        let elsewhere = store
+            .collection_with_grant("no-such-root", collection, account.id)
+            .await
+            .ok()
+            .flatten();
+        assert_eq!(
+            elsewhere, None,
+            "a collection answers only under its API root"
+        );
+    }
+    assert_eq!(
+        store
+            .collection_with_grant("api1", "no-such-collection", account.id)
+            .await
+            .ok()
+            .flatten(),
+        None
+    );
 
     let again = store
         .create_account(
