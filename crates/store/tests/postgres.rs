@@ -876,3 +876,85 @@ async fn other_commands_check_the_schema_instead_of_migrating() {
         "{ahead:?}"
     );
 }
+
+/// A database written before the `latest` mark existed gets it on exactly
+/// the versions TAXII serves by default when migrated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_marks_the_latest_versions_of_stored_objects() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let url = fresh_database(&cluster).await;
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let mut before = sqlx::migrate!("./migrations/postgres");
+    let flag = before
+        .migrations
+        .iter()
+        .position(|migration| migration.description.contains("latest flag"))
+        .unwrap_or_else(|| panic!("no latest-flag migration"));
+    before.migrations = std::borrow::Cow::Owned(before.migrations[..flag].to_vec());
+    before
+        .run(&pool)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    sqlx::query("INSERT INTO api_roots (name, title, created_at) VALUES ('r', 'r', 0)")
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO collections (id, api_root, title, created_at) \
+         VALUES ('c', 'r', 'c', 0) RETURNING seq",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    let rows = [
+        ("x--1", "2.1", "2"),
+        ("x--1", "2.1", "3"),
+        ("x--1", "2.1", "1"),
+        ("x--1", "2.0", "9"),
+        ("y--1", "2.0", "5"),
+        ("z--1", "2.1", "1"),
+        ("z--1", "2.0", "7"),
+    ];
+    for (date_added, (id, spec, version)) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO objects \
+             (collection, object_id, object_type, spec_version, version, date_added, raw) \
+             VALUES ($1, $2, 'x', $3, $4, $5, '{}')",
+        )
+        .bind(seq)
+        .bind(id)
+        .bind(spec)
+        .bind(version)
+        .bind(date_added as i64)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    }
+    pool.close().await;
+
+    let store = open(&url, &PgSettings::default()).await;
+    let page = store
+        .query_objects(&ObjectQuery::new("c", 100))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let view: Vec<(String, String, String)> = page
+        .items
+        .into_iter()
+        .map(|item| (item.object_id, item.spec_version, item.version))
+        .collect();
+    let own =
+        |id: &str, spec: &str, version: &str| (id.to_owned(), spec.to_owned(), version.to_owned());
+    assert_eq!(
+        view,
+        vec![
+            own("x--1", "2.1", "3"),
+            own("y--1", "2.0", "5"),
+            own("z--1", "2.1", "1")
+        ]
+    );
+    store.close().await;
+}
