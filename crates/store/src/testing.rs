@@ -662,6 +662,46 @@ pub async fn delete_versions(store: &dyn Store) {
     assert_eq!(removed, 0);
 }
 
+/// Versions written straight into `objects` before the `latest` mark
+/// existed, as (object id, spec version, version), in `date_added` order.
+pub const ROWS_BEFORE_LATEST_MARK: [(&str, &str, &str); 7] = [
+    ("x--1", "2.1", "2"),
+    ("x--1", "2.1", "3"),
+    ("x--1", "2.1", "1"),
+    ("x--1", "2.0", "9"),
+    ("y--1", "2.0", "5"),
+    ("z--1", "2.1", "1"),
+    ("z--1", "2.0", "7"),
+];
+
+/// After the upgrade, collection `collection`'s default view is the
+/// greatest (spec version, version) of each of [`ROWS_BEFORE_LATEST_MARK`].
+pub async fn check_view_after_latest_mark_upgrade(store: &dyn Store, collection: &str) {
+    let page = store
+        .query_objects(&ObjectQuery::new(collection, 100))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let view: Vec<(&str, &str, &str)> = page
+        .items
+        .iter()
+        .map(|item| {
+            (
+                item.object_id.as_str(),
+                item.spec_version.as_str(),
+                item.version.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        vec![
+            ("x--1", "2.1", "3"),
+            ("y--1", "2.0", "5"),
+            ("z--1", "2.1", "1")
+        ]
+    );
+}
+
 /// TAXII's default view (newest spec version, then last version) through
 /// envelopes that add versions out of order, repeat them, mix spec versions
 /// and delete: after every step it equals the view computed here from all

@@ -910,16 +910,7 @@ async fn upgrading_marks_the_latest_versions_of_stored_objects() {
     .fetch_one(&pool)
     .await
     .unwrap_or_else(|err| panic!("{err}"));
-    let rows = [
-        ("x--1", "2.1", "2"),
-        ("x--1", "2.1", "3"),
-        ("x--1", "2.1", "1"),
-        ("x--1", "2.0", "9"),
-        ("y--1", "2.0", "5"),
-        ("z--1", "2.1", "1"),
-        ("z--1", "2.0", "7"),
-    ];
-    for (date_added, (id, spec, version)) in rows.iter().enumerate() {
+    for (date_added, (id, spec, version)) in testing::ROWS_BEFORE_LATEST_MARK.iter().enumerate() {
         sqlx::query(
             "INSERT INTO objects \
              (collection, object_id, object_type, spec_version, version, date_added, raw) \
@@ -937,24 +928,6 @@ async fn upgrading_marks_the_latest_versions_of_stored_objects() {
     pool.close().await;
 
     let store = open(&url, &PgSettings::default()).await;
-    let page = store
-        .query_objects(&ObjectQuery::new("c", 100))
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let view: Vec<(String, String, String)> = page
-        .items
-        .into_iter()
-        .map(|item| (item.object_id, item.spec_version, item.version))
-        .collect();
-    let own =
-        |id: &str, spec: &str, version: &str| (id.to_owned(), spec.to_owned(), version.to_owned());
-    assert_eq!(
-        view,
-        vec![
-            own("x--1", "2.1", "3"),
-            own("y--1", "2.0", "5"),
-            own("z--1", "2.1", "1")
-        ]
-    );
+    testing::check_view_after_latest_mark_upgrade(&store, "c").await;
     store.close().await;
 }
