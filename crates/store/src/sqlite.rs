@@ -118,12 +118,7 @@ impl SqliteStore {
         query: &ObjectQuery,
         limit: usize,
     ) -> Result<()> {
-        let conditions = self.page_conditions(query).await?;
-        conditions.push(builder);
-        builder.push(" AND o.date_added > ");
-        builder.push_bind(conditions.after);
-        builder.push(" ORDER BY o.date_added LIMIT ");
-        builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.page_conditions(query).await?.push_page(builder, limit);
         Ok(())
     }
 
@@ -143,11 +138,7 @@ impl SqliteStore {
         // by the same aggregate step, proves that order below.
         let mut builder =
             QueryBuilder::<Sqlite>::new("WITH page AS (SELECT o.date_added, o.raw FROM objects o");
-        conditions.push(&mut builder);
-        builder.push(" AND o.date_added > ");
-        builder.push_bind(conditions.after);
-        builder.push(" ORDER BY o.date_added LIMIT ");
-        builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        conditions.push_page(&mut builder, limit);
         builder.push(
             "), summary AS (SELECT max(date_added) AS last, \
              group_concat(date_added, ',') AS dates, group_concat(raw, ',') AS objects \
@@ -207,6 +198,16 @@ struct PageConditions<'q> {
 }
 
 impl PageConditions<'_> {
+    /// Appends the conditions, then the page: `limit` rows from the start
+    /// in `date_added` order.
+    fn push_page(&self, builder: &mut QueryBuilder<Sqlite>, limit: usize) {
+        self.push(builder);
+        builder.push(" AND o.date_added > ");
+        builder.push_bind(self.after);
+        builder.push(" ORDER BY o.date_added LIMIT ");
+        builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+
     /// Appends ` [INDEXED BY ..] WHERE ...` to `... FROM objects o`.
     fn push(&self, builder: &mut QueryBuilder<Sqlite>) {
         // Without statistics SQLite prefers walking (collection, date_added)
@@ -250,6 +251,13 @@ pub(crate) fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
         title: row.try_get("title").map_err(db_error)?,
         description: row.try_get("description").map_err(db_error)?,
         alias: row.try_get("alias").map_err(db_error)?,
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
+    Ok(Grant {
+        can_read: row.try_get("can_read").map_err(db_error)?,
+        can_write: row.try_get("can_write").map_err(db_error)?,
     })
 }
 
@@ -645,11 +653,7 @@ impl Store for SqliteStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let grant = Grant {
-            can_read: row.try_get("can_read").map_err(db_error)?,
-            can_write: row.try_get("can_write").map_err(db_error)?,
-        };
-        Ok(Some((collection_from_row(&row)?, grant)))
+        Ok(Some((collection_from_row(&row)?, grant_from_row(&row)?)))
     }
 
     async fn create_account(&self, new: &NewAccount, now: Micros) -> Result<Account> {
@@ -772,13 +776,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        let Some(row) = row else {
-            return Ok(Grant::default());
-        };
-        Ok(Grant {
-            can_read: row.try_get("can_read").map_err(db_error)?,
-            can_write: row.try_get("can_write").map_err(db_error)?,
-        })
+        row.as_ref().map_or(Ok(Grant::default()), grant_from_row)
     }
 
     async fn add_objects(
