@@ -30,6 +30,7 @@ pub mod release;
 pub mod sqlite;
 mod sqlite_checkpoint;
 mod sqlite_ledger;
+mod sqlite_readers;
 mod sqlite_release;
 pub mod testing;
 

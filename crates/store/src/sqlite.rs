@@ -48,6 +48,7 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     keys: crate::collection_keys::CollectionKeys,
     checkpointer: std::sync::Arc<crate::sqlite_checkpoint::Checkpointer>,
+    pub(crate) readers: std::sync::Arc<crate::sqlite_readers::Readers>,
 }
 
 impl SqliteStore {
@@ -71,6 +72,11 @@ impl SqliteStore {
             );
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // sqlx would ping an idle connection before lending it out: a
+            // round trip to the connection's thread that only a network
+            // database needs (no peer can have dropped an embedded one).
+            // Hot reads do not use this pool at all; see sqlite_readers.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(db_error)?;
@@ -78,17 +84,20 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|err| StoreError::Migration(err.to_string()))?;
+        let readers = crate::sqlite_readers::Readers::new(&options);
         let checkpointer = crate::sqlite_checkpoint::Checkpointer::start(options);
         Ok(SqliteStore {
             pool,
             keys: Default::default(),
             checkpointer: std::sync::Arc::new(checkpointer),
+            readers: std::sync::Arc::new(readers),
         })
     }
 
     /// Waits for open connections to finish and closes them.
     pub async fn close(&self) {
         self.checkpointer.stop().await;
+        self.readers.close().await;
         self.pool.close().await;
     }
 
@@ -98,7 +107,7 @@ impl SqliteStore {
         }
         let key = sqlx::query_scalar::<_, i64>("SELECT seq FROM collections WHERE id = ?")
             .bind(collection_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.get().await?)
             .await
             .map_err(db_error)?
             .ok_or_else(|| StoreError::NotFound {
@@ -149,7 +158,7 @@ impl SqliteStore {
         builder.push(" AND o.date_added > summary.last) AS more FROM summary");
         let row = builder
             .build()
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.readers.get().await?)
             .await
             .map_err(db_error)?;
         let dates: Option<String> = row.try_get("dates").map_err(db_error)?;
@@ -204,8 +213,13 @@ impl PageConditions<'_> {
         self.push(builder);
         builder.push(" AND o.date_added > ");
         builder.push_bind(self.after);
+        // The limit is written into the SQL, not bound: SQLite plans with a
+        // bound LIMIT's value, so it marks such a statement for re-preparing
+        // whenever that parameter is bound again, which is every execution.
+        // The number comes from the server's clamped page size, and the
+        // statement cache keeps one statement per limit in use.
         builder.push(" ORDER BY o.date_added LIMIT ");
-        builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        builder.push(limit);
     }
 
     /// Appends ` [INDEXED BY ..] WHERE ...` to `... FROM objects o`.
@@ -538,7 +552,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT name, title, description FROM api_roots ORDER BY created_at, rowid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         rows.iter()
@@ -555,7 +569,7 @@ impl Store for SqliteStore {
     async fn api_root(&self, name: &str) -> Result<Option<ApiRoot>> {
         let row = sqlx::query("SELECT name, title, description FROM api_roots WHERE name = ?")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.get().await?)
             .await
             .map_err(db_error)?;
         row.map(|row| {
@@ -608,7 +622,7 @@ impl Store for SqliteStore {
              WHERE api_root = ? ORDER BY seq",
         )
         .bind(api_root)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         rows.iter().map(collection_from_row).collect()
@@ -623,7 +637,7 @@ impl Store for SqliteStore {
         .bind(id_or_alias)
         .bind(id_or_alias)
         .bind(id_or_alias)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         row.as_ref().map(collection_from_row).transpose()
@@ -647,7 +661,7 @@ impl Store for SqliteStore {
         .bind(id_or_alias)
         .bind(id_or_alias)
         .bind(id_or_alias)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         let Some(row) = row else {
@@ -719,7 +733,7 @@ impl Store for SqliteStore {
         let row =
             sqlx::query("SELECT id, name, role, party, password_hash FROM accounts WHERE name = ?")
                 .bind(name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.readers.get().await?)
                 .await
                 .map_err(db_error)?;
         let Some(row) = row else {
@@ -735,7 +749,7 @@ impl Store for SqliteStore {
              JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         row.as_ref().map(account_from_row).transpose()
@@ -773,7 +787,7 @@ impl Store for SqliteStore {
         )
         .bind(account_id)
         .bind(collection_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         row.as_ref().map_or(Ok(Grant::default()), grant_from_row)
@@ -829,7 +843,7 @@ impl Store for SqliteStore {
             .await?;
         let rows = builder
             .build()
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.readers.get().await?)
             .await
             .map_err(db_error)?;
         let more = rows.len() > limit;
@@ -868,7 +882,7 @@ impl Store for SqliteStore {
         )
         .bind(key)
         .bind(object_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         Ok(found.is_some())
@@ -923,7 +937,7 @@ impl Store for SqliteStore {
         )
         .bind(api_root)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.get().await?)
         .await
         .map_err(db_error)?;
         let Some(row) = row else {
