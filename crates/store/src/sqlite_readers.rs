@@ -128,7 +128,7 @@ mod tests {
 
     use crate::sqlite::SqliteStore;
     use crate::testing::{T0, fresh_collection, object};
-    use crate::{ObjectQuery, Store, VersionFilter};
+    use crate::{ObjectQuery, Store};
 
     async fn store(dir: &tempfile::TempDir) -> SqliteStore {
         SqliteStore::open(&dir.path().join("t.db"), true)
@@ -137,17 +137,7 @@ mod tests {
     }
 
     fn query(collection: &str) -> ObjectQuery {
-        ObjectQuery {
-            collection_id: collection.to_owned(),
-            added_after: None,
-            cursor: None,
-            ids: Vec::new(),
-            types: Vec::new(),
-            versions: VersionFilter::last(),
-            spec_versions: Vec::new(),
-            limit: 100,
-            with_raw: true,
-        }
+        ObjectQuery::new(collection, 100)
     }
 
     /// Many more reads at once than there are connections: each waits its
