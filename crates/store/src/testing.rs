@@ -662,6 +662,20 @@ pub async fn delete_versions(store: &dyn Store) {
     assert_eq!(removed, 0);
 }
 
+/// `migrator` cut back to the migrations before the one that added the
+/// `latest` mark, to write a database as it was before that upgrade.
+pub fn migrations_before_latest_mark(
+    mut migrator: sqlx::migrate::Migrator,
+) -> sqlx::migrate::Migrator {
+    let flag = migrator
+        .migrations
+        .iter()
+        .position(|migration| migration.description.contains("latest flag"))
+        .unwrap_or_else(|| panic!("no latest-flag migration"));
+    migrator.migrations = std::borrow::Cow::Owned(migrator.migrations[..flag].to_vec());
+    migrator
+}
+
 /// Versions written straight into `objects` before the `latest` mark
 /// existed, as (object id, spec version, version), in `date_added` order.
 pub const ROWS_BEFORE_LATEST_MARK: [(&str, &str, &str); 7] = [

@@ -888,13 +888,8 @@ async fn upgrading_marks_the_latest_versions_of_stored_objects() {
     let pool = sqlx::PgPool::connect(&url)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    let mut before = sqlx::migrate!("./migrations/postgres");
-    let flag = before
-        .migrations
-        .iter()
-        .position(|migration| migration.description.contains("latest flag"))
-        .unwrap_or_else(|| panic!("no latest-flag migration"));
-    before.migrations = std::borrow::Cow::Owned(before.migrations[..flag].to_vec());
+    let before =
+        store::testing::migrations_before_latest_mark(sqlx::migrate!("./migrations/postgres"));
     before
         .run(&pool)
         .await
